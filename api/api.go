@@ -1,0 +1,185 @@
+// Package api is Kanri's HTTP API (CONTRACT §2): Gin routes that
+// authenticate the caller and translate each request into a case command.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kanri-itsm/kanri/cases"
+	"github.com/kanri-itsm/kanri/metrics"
+	"github.com/kanri-itsm/kanri/store"
+	"github.com/kanri-itsm/kanri/workflows"
+)
+
+// DefaultMaxBodyBytes bounds request bodies unless the configuration says
+// otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Directory resolves bearer tokens to users.
+type Directory interface {
+	UserByToken(ctx context.Context, token string) (store.User, []string, error)
+}
+
+// Options wires the API.
+type Options struct {
+	Cases        *cases.Service
+	Directory    Directory
+	Metrics      *metrics.Metrics
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+	// Ready reports whether the engine, database and workers are ready.
+	Ready func(ctx context.Context) error
+}
+
+type server struct {
+	Options
+}
+
+// New returns the HTTP handler.
+func New(o Options) http.Handler {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &server{Options: o}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(s.recover, s.observe)
+	r.NoRoute(func(c *gin.Context) { problem(c, http.StatusNotFound, "no such resource: "+c.Request.URL.Path) })
+	r.NoMethod(func(c *gin.Context) {
+		problem(c, http.StatusMethodNotAllowed, c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	if o.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})))
+	}
+	r.GET("/api/v1/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument()) })
+
+	v1 := r.Group("/api/v1", s.authenticate)
+	for _, k := range cases.Kinds() {
+		k := k
+		g := v1.Group("/" + k.Name)
+		g.POST("", func(c *gin.Context) { s.create(c, k) })
+		g.GET("", func(c *gin.Context) { s.list(c, k) })
+		g.GET("/:id", func(c *gin.Context) { s.get(c, k) })
+		g.POST("/:id/actions", func(c *gin.Context) { s.act(c, k) })
+		g.GET("/:id/history", func(c *gin.Context) { s.history(c, k) })
+	}
+	return r
+}
+
+func (s *server) readyz(c *gin.Context) {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			problem(c, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+func (s *server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.Logger.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
+			problem(c, http.StatusInternalServerError, "internal error")
+		}
+	}()
+	c.Next()
+}
+
+func (s *server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	if s.Metrics != nil {
+		s.Metrics.HTTPRequests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		s.Metrics.HTTPDuration.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+	}
+}
+
+const actorKey = "kanri.actor"
+
+func (s *server) authenticate(c *gin.Context) {
+	const prefix = "Bearer "
+	h := c.GetHeader("Authorization")
+	if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
+		c.Header("WWW-Authenticate", `Bearer realm="kanri"`)
+		problem(c, http.StatusUnauthorized, "an Authorization: Bearer <token> header is required")
+		c.Abort()
+		return
+	}
+	u, groups, err := s.Directory.UserByToken(c.Request.Context(), h[len(prefix):])
+	if errors.Is(err, store.ErrNotFound) {
+		c.Header("WWW-Authenticate", `Bearer realm="kanri", error="invalid_token"`)
+		problem(c, http.StatusUnauthorized, "the token is not known")
+		c.Abort()
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		c.Abort()
+		return
+	}
+	c.Set(actorKey, workflows.Actor{ID: u.ID, Roles: u.Roles, Groups: groups})
+	c.Next()
+}
+
+func actorOf(c *gin.Context) workflows.Actor {
+	a, _ := c.Get(actorKey)
+	return a.(workflows.Actor)
+}
+
+// fail maps a case command's error to a problem document.
+func (s *server) fail(c *gin.Context, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, cases.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, cases.ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, cases.ErrConflict):
+		status = http.StatusConflict
+	case errors.Is(err, cases.ErrInvalid):
+		status = http.StatusUnprocessableEntity
+	case errors.Is(err, cases.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusServiceUnavailable
+	}
+	if status == http.StatusInternalServerError {
+		s.Logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		problem(c, status, "internal error; the server log has the details")
+		return
+	}
+	problem(c, status, err.Error())
+}
+
+// problem writes an RFC 9457 problem document. Gin keeps a Content-Type
+// that is already set, so the problem type survives the JSON rendering.
+func problem(c *gin.Context, status int, detail string) {
+	c.Header("Content-Type", "application/problem+json")
+	c.AbortWithStatusJSON(status, gin.H{
+		"type":   "about:blank",
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": detail,
+	})
+}

@@ -1,0 +1,411 @@
+// Package cases holds the case commands that every edge (the HTTP API, the
+// email and chat connectors) translates its input into: open, act, get, list
+// and history. It checks what needs the directory or the database and hands
+// the rest to the case's workflow; it holds no process logic of its own.
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kanri-itsm/kanri/policy"
+	"github.com/kanri-itsm/kanri/store"
+	"github.com/kanri-itsm/kanri/workflows"
+)
+
+// The errors the edges map to their own terms (HTTP 404, 403, 409, 422, 503).
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrForbidden   = errors.New("forbidden")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalid     = errors.New("invalid")
+	ErrUnavailable = errors.New("unavailable")
+)
+
+func fail(kind error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", kind, fmt.Sprintf(format, args...))
+}
+
+// Kind describes one kind of case.
+type Kind struct {
+	Name   string // path segment: "incidents"
+	Prefix string // id prefix: "INC"
+}
+
+// Kinds lists the kinds this build runs.
+func Kinds() []Kind {
+	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}}
+}
+
+// KindOf returns the kind named by a path segment.
+func KindOf(name string) (Kind, bool) {
+	for _, k := range Kinds() {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// Service runs the case commands.
+type Service struct {
+	Temporal  client.Client
+	Store     *store.Store
+	Config    *policy.Config
+	TaskQueue string
+	// Timeout bounds how long a command waits for its workflow (an Update
+	// needs a running worker).
+	Timeout time.Duration
+}
+
+// Maximum lengths of free text, in characters.
+const (
+	maxTitle = 300
+	maxText  = 64 * 1024
+)
+
+// OpenIncident is the body of POST /incidents.
+type OpenIncident struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Service     string `json:"service"`
+	Impact      string `json:"impact"`
+	Urgency     string `json:"urgency"`
+	Caller      string `json:"caller"`
+}
+
+// OpenRequest is the body of POST /requests.
+type OpenRequest struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Item        string `json:"item"`
+	Service     string `json:"service"`
+	Caller      string `json:"caller"`
+}
+
+func (s *Service) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.Timeout
+	if d <= 0 {
+		d = 30 * time.Second
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+func (s *Service) taskQueue() string {
+	if s.TaskQueue != "" {
+		return s.TaskQueue
+	}
+	return workflows.TaskQueue
+}
+
+func checkText(field, v string, required bool, limit int) error {
+	if required && strings.TrimSpace(v) == "" {
+		return fail(ErrInvalid, "%s is required", field)
+	}
+	if !utf8.ValidString(v) {
+		return fail(ErrInvalid, "%s is not valid UTF-8", field)
+	}
+	if n := utf8.RuneCountInString(v); n > limit {
+		return fail(ErrInvalid, "%s is %d characters long; the limit is %d", field, n, limit)
+	}
+	return nil
+}
+
+func (s *Service) knownService(id string) bool {
+	return slices.ContainsFunc(s.Config.Services, func(x policy.Service) bool { return x.ID == id })
+}
+
+func (s *Service) caller(actor workflows.Actor, caller string) (string, error) {
+	if caller == "" || caller == actor.ID {
+		return actor.ID, nil
+	}
+	if !actor.Has(policy.RoleAgent, policy.RoleAdmin) {
+		return "", fail(ErrForbidden, "%s may raise cases only for themselves", actor.ID)
+	}
+	if _, ok := s.Config.UserByID(caller); !ok {
+		return "", fail(ErrInvalid, "caller %q is not a known user", caller)
+	}
+	return caller, nil
+}
+
+// OpenIncident logs an incident and returns its record once it is in the
+// database. source names the channel (api, email, slack).
+func (s *Service) OpenIncident(ctx context.Context, actor workflows.Actor, in OpenIncident, source string) (json.RawMessage, error) {
+	if err := errors.Join(
+		checkText("title", in.Title, true, maxTitle),
+		checkText("description", in.Description, false, maxText),
+	); err != nil {
+		return nil, err
+	}
+	pol := s.Config.IncidentPolicy()
+	if _, err := pol.Matrix.Priority(in.Impact, in.Urgency); err != nil {
+		return nil, fail(ErrInvalid, "%v", err)
+	}
+	if in.Service == "" {
+		return nil, fail(ErrInvalid, "service is required")
+	}
+	if !s.knownService(in.Service) {
+		return nil, fail(ErrInvalid, "service %q is not in the service catalogue", in.Service)
+	}
+	caller, err := s.caller(actor, in.Caller)
+	if err != nil {
+		return nil, err
+	}
+	id, num, err := s.Store.NextID(ctx, "incidents", "INC")
+	if err != nil {
+		return nil, fmt.Errorf("open incident: %w", err)
+	}
+	return s.start(ctx, id, workflows.IncidentWorkflow, workflows.IncidentInput{
+		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description,
+		Service: in.Service, Impact: in.Impact, Urgency: in.Urgency, Caller: caller,
+		Actor: actor, Source: source, Policy: pol,
+	})
+}
+
+// OpenRequest records a service request for a catalogue item.
+func (s *Service) OpenRequest(ctx context.Context, actor workflows.Actor, in OpenRequest, source string) (json.RawMessage, error) {
+	if err := errors.Join(
+		checkText("title", in.Title, true, maxTitle),
+		checkText("description", in.Description, false, maxText),
+	); err != nil {
+		return nil, err
+	}
+	if in.Item == "" {
+		return nil, fail(ErrInvalid, "item is required: one of the request catalogue's ids")
+	}
+	pol, err := s.Config.RequestPolicy(in.Item)
+	if err != nil {
+		return nil, fail(ErrInvalid, "%v", err)
+	}
+	if in.Service != "" && !s.knownService(in.Service) {
+		return nil, fail(ErrInvalid, "service %q is not in the service catalogue", in.Service)
+	}
+	caller, err := s.caller(actor, in.Caller)
+	if err != nil {
+		return nil, err
+	}
+	id, num, err := s.Store.NextID(ctx, "requests", "REQ")
+	if err != nil {
+		return nil, fmt.Errorf("open request: %w", err)
+	}
+	return s.start(ctx, id, workflows.RequestWorkflow, workflows.RequestInput{
+		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description,
+		Service: in.Service, Caller: caller, Actor: actor, Source: source, Policy: pol,
+	})
+}
+
+// start starts the case's workflow and waits, in the same call, for its
+// opening to reach the database (UpdateWithStart), so the caller reads its
+// own write.
+func (s *Service) start(ctx context.Context, id string, wf any, input any) (json.RawMessage, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	op := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                s.taskQueue(),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, wf, input)
+	h, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     id + "/opened",
+			UpdateName:   workflows.UpdateOpened,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return nil, s.workflowError(id, err)
+	}
+	var rec json.RawMessage
+	if err := h.Get(ctx, &rec); err != nil {
+		return nil, s.workflowError(id, err)
+	}
+	return rec, nil
+}
+
+// Act applies an action to a case and returns the record once the
+// transition is in the database. requestID, when set, makes a retried
+// request (a double click) apply once.
+func (s *Service) Act(ctx context.Context, kind Kind, id string, a workflows.Action, requestID string) (json.RawMessage, error) {
+	row, err := s.Store.GetCase(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && row.Kind != kind.Name) {
+		return nil, fail(ErrNotFound, "%s %s does not exist", strings.TrimSuffix(kind.Name, "s"), id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("act on %s: %w", id, err)
+	}
+	if err := s.checkReferences(ctx, a); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateID:     requestID,
+		UpdateName:   workflows.UpdateAct,
+		Args:         []any{a},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return nil, s.workflowError(id, err)
+	}
+	var rec json.RawMessage
+	if err := h.Get(ctx, &rec); err != nil {
+		return nil, s.workflowError(id, err)
+	}
+	return rec, nil
+}
+
+// checkReferences checks the users, groups and cases an action names: the
+// workflow knows only its own policy, not the directory.
+func (s *Service) checkReferences(ctx context.Context, a workflows.Action) error {
+	user := func(field, id string) error {
+		if id == "" {
+			return nil
+		}
+		if _, ok := s.Config.UserByID(id); !ok {
+			return fail(ErrInvalid, "%s %q is not a known user", field, id)
+		}
+		return nil
+	}
+	if err := errors.Join(user("assignee", a.Assignee), user("manager", a.Manager)); err != nil {
+		return err
+	}
+	if a.Group != "" {
+		if _, ok := s.Config.GroupByID(a.Group); !ok {
+			return fail(ErrInvalid, "group %q is not a known group", a.Group)
+		}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"body", a.Body}, {"reason", a.Reason}, {"resolution", a.Resolution}, {"summary", a.Summary},
+		{"improvements", a.Improvements}, {"comment", a.Comment},
+	} {
+		if err := checkText(f.name, f.v, false, maxText); err != nil {
+			return err
+		}
+	}
+	if a.Action == "link" && a.ID != "" {
+		if _, ok := KindOf(a.Kind); !ok && a.Kind != "" {
+			return fail(ErrInvalid, "link kind %q is not a kind of case", a.Kind)
+		}
+		row, err := s.Store.GetCase(ctx, a.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && row.Kind != a.Kind) {
+			return fail(ErrInvalid, "link target %s %s does not exist", a.Kind, a.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("check link target: %w", err)
+		}
+	}
+	return nil
+}
+
+// workflowError turns what Temporal said into one of this package's errors.
+func (s *Service) workflowError(id string, err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch app.Type() {
+		case workflows.ErrForbidden:
+			return fail(ErrForbidden, "%s", app.Message())
+		case workflows.ErrConflict:
+			return fail(ErrConflict, "%s", app.Message())
+		case workflows.ErrInvalid:
+			return fail(ErrInvalid, "%s", app.Message())
+		}
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		// The workflow has ended: the case is closed (or rejected, cancelled).
+		return fail(ErrConflict, "%s has ended and takes no more actions", id)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fail(ErrUnavailable, "%s did not answer in time; no worker may be running", id)
+	}
+	return fmt.Errorf("%s: %w", id, err)
+}
+
+// Get returns a case's record. A requester sees only the cases they raised.
+func (s *Service) Get(ctx context.Context, kind Kind, id string, actor workflows.Actor) (json.RawMessage, error) {
+	row, err := s.Store.GetCase(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (row.Kind != kind.Name || !canRead(actor, row))) {
+		return nil, fail(ErrNotFound, "%s %s does not exist", strings.TrimSuffix(kind.Name, "s"), id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", id, err)
+	}
+	return row.Record, nil
+}
+
+// canRead: staff and process owners read everything; a requester reads the
+// cases they raised or were named caller of.
+func canRead(a workflows.Actor, c store.Case) bool {
+	if a.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner) {
+		return true
+	}
+	return c.CreatedBy == a.ID || c.Caller == a.ID
+}
+
+// ListQuery filters a list.
+type ListQuery = store.ListQuery
+
+// List returns records newest first, and the cursor of the next page.
+func (s *Service) List(ctx context.Context, kind Kind, actor workflows.Actor, q ListQuery) ([]json.RawMessage, string, error) {
+	q.Kind = kind.Name
+	if !actor.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner) {
+		q.RaisedBy = actor.ID
+	}
+	rows, next, err := s.Store.ListCases(ctx, q)
+	if errors.Is(err, store.ErrBadCursor) {
+		return nil, "", fail(ErrInvalid, "cursor is not one this server handed out")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", kind.Name, err)
+	}
+	out := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		out[i] = r.Record
+	}
+	return out, next, nil
+}
+
+// HistoryItem is one entry of a case's history as the API shows it.
+type HistoryItem struct {
+	Seq    int64           `json:"seq"`
+	At     time.Time       `json:"at"`
+	Actor  string          `json:"actor"`
+	Action string          `json:"action"`
+	From   string          `json:"from"`
+	To     string          `json:"to"`
+	Detail json.RawMessage `json:"detail"`
+}
+
+// History returns a case's history, oldest first.
+func (s *Service) History(ctx context.Context, kind Kind, id string, actor workflows.Actor) ([]HistoryItem, error) {
+	if _, err := s.Get(ctx, kind, id, actor); err != nil {
+		return nil, err
+	}
+	entries, err := s.Store.History(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", id, err)
+	}
+	out := make([]HistoryItem, len(entries))
+	for i, e := range entries {
+		d := json.RawMessage(e.Detail)
+		if len(d) == 0 {
+			d = json.RawMessage("{}")
+		}
+		out[i] = HistoryItem{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, From: e.From, To: e.To, Detail: d}
+	}
+	return out, nil
+}

@@ -1,0 +1,142 @@
+// Command kanri runs the Kanri service management platform.
+//
+//	kanri dev      everything in one process on an embedded engine (SQLite)
+//	kanri server   API and workers against a Temporal cluster and PostgreSQL
+//	kanri worker   workers only, to scale out
+//	kanri migrate  apply the database migrations and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `usage: kanri <command> [flags]
+
+commands:
+  dev      run everything in one process: an embedded Temporal server on SQLite,
+           the application database on SQLite, the HTTP API and the workers
+  server   run the API and workers against a Temporal cluster and PostgreSQL
+  worker   run workers only (scale-out)
+  migrate  apply the database migrations and exit
+
+Run 'kanri <command> -h' for the flags of a command. Every flag can also be
+set in the environment as KANRI_<FLAG> (KANRI_DATA_DIR, KANRI_DATABASE_URL, ...)
+and in the configuration file's server section.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	mode := args[0]
+	switch mode {
+	case "dev", "server", "worker", "migrate":
+	default:
+		fmt.Fprintf(stderr, "kanri: unknown command %q\n\n%s", mode, usage)
+		return 2
+	}
+	opts, err := parseFlags(mode, args[1:], stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kanri %s: %v\n", mode, err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := start(ctx, mode, opts, logger, stdout); err != nil {
+		logger.Error("kanri stopped", "command", mode, "err", err)
+		return 1
+	}
+	return 0
+}
+
+// options are the flags of every command; each command uses its own subset.
+type options struct {
+	configPath   string
+	dataDir      string
+	httpAddr     string
+	temporalPort int
+
+	temporalAddress    string
+	temporalNamespace  string
+	temporalTLS        bool
+	temporalCA         string
+	temporalCert       string
+	temporalKey        string
+	temporalServerName string
+	taskQueue          string
+	databaseURL        string
+	workflowTasks      int
+	activities         int
+
+	logLevel slog.Level
+}
+
+func parseFlags(mode string, args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("kanri "+mode, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.configPath, "config", "", "YAML configuration file (env KANRI_CONFIG); none: built-in demo defaults")
+	fs.StringVar(&o.databaseURL, "database-url", "", "application database: postgres://... or a SQLite file path")
+	fs.StringVar(&o.taskQueue, "task-queue", "", "Temporal task queue (default kanri)")
+	var level string
+	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
+	switch mode {
+	case "dev":
+		fs.StringVar(&o.dataDir, "data-dir", "", "all state; restarting on the same directory resumes every case and timer (default ./.kanri)")
+		fs.StringVar(&o.httpAddr, "http", "", "API listen address (default 127.0.0.1:8080)")
+		fs.IntVar(&o.temporalPort, "temporal-port", 0, "the embedded Temporal frontend listens on 127.0.0.1:N (default 7233)")
+	case "server", "worker":
+		if mode == "server" {
+			fs.StringVar(&o.httpAddr, "http", "", "API listen address (default 127.0.0.1:8080)")
+		} else {
+			fs.StringVar(&o.httpAddr, "http", "", "health and metrics listen address (default 127.0.0.1:8081)")
+		}
+		fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port (default 127.0.0.1:7233)")
+		fs.StringVar(&o.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default default)")
+		fs.BoolVar(&o.temporalTLS, "temporal-tls", false, "connect to Temporal over TLS")
+		fs.StringVar(&o.temporalCA, "temporal-tls-ca", "", "CA certificate (PEM) to trust for Temporal")
+		fs.StringVar(&o.temporalCert, "temporal-tls-cert", "", "client certificate (PEM) for mTLS")
+		fs.StringVar(&o.temporalKey, "temporal-tls-key", "", "client key (PEM) for mTLS")
+		fs.StringVar(&o.temporalServerName, "temporal-tls-server-name", "", "server name to verify")
+		fs.IntVar(&o.workflowTasks, "workflow-tasks", 0, "concurrent workflow tasks per worker (0: SDK default)")
+		fs.IntVar(&o.activities, "activities", 0, "concurrent activities per worker (0: SDK default)")
+	}
+	// The environment fills what the command line leaves unset.
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "KANRI_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && v != "" {
+			_ = f.Value.Set(v)
+		}
+	})
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return o, fmt.Errorf("--log-level: %w", err)
+	}
+	return o, nil
+}

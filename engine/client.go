@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/kanri-itsm/kanri/activities"
+	"github.com/kanri-itsm/kanri/workflows"
+)
+
+// ClientOptions says how to reach a Temporal frontend.
+type ClientOptions struct {
+	Address   string
+	Namespace string
+	// TLS: a CA file to trust, and a client certificate and key for mTLS.
+	// TLS is on when any of them, or TLS, is set.
+	TLS        bool
+	CAFile     string
+	CertFile   string
+	KeyFile    string
+	ServerName string
+	Logger     *slog.Logger
+}
+
+// Dial connects to the frontend.
+func Dial(o ClientOptions) (client.Client, error) {
+	opts := client.Options{HostPort: o.Address, Namespace: o.Namespace}
+	if o.Logger != nil {
+		opts.Logger = sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk"))
+	}
+	if o.TLS || o.CAFile != "" || o.CertFile != "" {
+		tc, err := tlsConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	c, err := client.Dial(opts)
+	if err != nil {
+		return nil, fmt.Errorf("engine: dial temporal at %s: %w", o.Address, err)
+	}
+	return c, nil
+}
+
+func tlsConfig(o ClientOptions) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("engine: read temporal CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("engine: %s holds no PEM certificate", o.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if o.CertFile != "" || o.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("engine: load temporal client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// WorkerOptions tunes a worker.
+type WorkerOptions struct {
+	TaskQueue string
+	// MaxConcurrentWorkflowTasks and MaxConcurrentActivities: 0 keeps the SDK's defaults.
+	MaxConcurrentWorkflowTasks int
+	MaxConcurrentActivities    int
+}
+
+// NewWorker registers every workflow and activity of Kanri on a worker of the
+// task queue. The caller starts and stops it.
+func NewWorker(c client.Client, acts *activities.Activities, o WorkerOptions) worker.Worker {
+	if o.TaskQueue == "" {
+		o.TaskQueue = workflows.TaskQueue
+	}
+	w := worker.New(c, o.TaskQueue, worker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize:  o.MaxConcurrentWorkflowTasks,
+		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: o.MaxConcurrentActivities,
+	})
+	workflows.Register(w)
+	w.RegisterActivity(acts)
+	return w
+}

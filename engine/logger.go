@@ -1,0 +1,52 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+)
+
+// serverLogger adapts the Temporal server's logger interface to slog. The
+// embedded server is chatty at info level, so it logs its warnings and errors
+// only; its own info lines say nothing a Kanri operator acts on.
+type serverLogger struct {
+	l *slog.Logger
+}
+
+func newServerLogger(l *slog.Logger) log.Logger {
+	return serverLogger{l: l.With("component", "temporal")}
+}
+
+func (s serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
+	if !s.l.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := make([]any, 0, 2*len(tags))
+	for _, t := range tags {
+		attrs = append(attrs, t.Key(), t.Value())
+	}
+	s.l.Log(context.Background(), level, msg, attrs...)
+}
+
+func (s serverLogger) Debug(string, ...tag.Tag)           {}
+func (s serverLogger) Info(string, ...tag.Tag)            {}
+func (s serverLogger) Warn(msg string, tags ...tag.Tag)   { s.log(slog.LevelWarn, msg, tags) }
+func (s serverLogger) Error(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }
+func (s serverLogger) DPanic(msg string, tags ...tag.Tag) { s.log(slog.LevelError, msg, tags) }
+func (s serverLogger) Panic(msg string, tags ...tag.Tag) {
+	s.log(slog.LevelError, msg, tags)
+	panic(msg)
+}
+func (s serverLogger) Fatal(msg string, tags ...tag.Tag) {
+	s.log(slog.LevelError, msg, tags)
+	panic(msg)
+}
+func (s serverLogger) With(tags ...tag.Tag) log.Logger {
+	attrs := make([]any, 0, 2*len(tags))
+	for _, t := range tags {
+		attrs = append(attrs, t.Key(), t.Value())
+	}
+	return serverLogger{l: s.l.With(attrs...)}
+}

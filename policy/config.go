@@ -1,0 +1,321 @@
+// Package policy holds Kanri's pure rules: the YAML configuration and its
+// validation, the priority matrix, SLA targets, escalation paths, change
+// authority and business calendars.
+//
+// Apart from Load, which reads one file, nothing here does I/O, reads the
+// clock or depends on map iteration order: workflow code calls it directly.
+// A case copies what it needs (IncidentPolicy, RequestPolicy) into its
+// workflow input, so a configuration change never alters a running case.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the configuration file of CONTRACT §3.
+type Config struct {
+	Users            []User          `yaml:"users" json:"users"`
+	Groups           []Group         `yaml:"groups" json:"groups"`
+	Services         []Service       `yaml:"services" json:"services"`
+	TopManagement    []string        `yaml:"top_management" json:"top_management"`
+	PriorityMatrix   Matrix          `yaml:"priority_matrix" json:"priority_matrix"`
+	SLA              SLA             `yaml:"sla" json:"sla"`
+	Escalation       Escalation      `yaml:"escalation" json:"escalation"`
+	AutoCloseAfter   Duration        `yaml:"auto_close_after" json:"auto_close_after"`
+	ChangePolicy     ChangePolicy    `yaml:"change_policy" json:"change_policy"`
+	RequestCatalogue []CatalogueItem `yaml:"request_catalogue" json:"request_catalogue"`
+	Server           Server          `yaml:"server" json:"server"`
+}
+
+// User seeds a user. Token is a bearer token for development and tests; it
+// is never written to JSON.
+type User struct {
+	ID      string   `yaml:"id" json:"id"`
+	Name    string   `yaml:"name" json:"name"`
+	Email   string   `yaml:"email" json:"email"`
+	SlackID string   `yaml:"slack_id" json:"slack_id,omitempty"`
+	Roles   []string `yaml:"roles" json:"roles"`
+	Token   string   `yaml:"token" json:"-"`
+}
+
+// Group is a support or approving group. Manager receives the early warning
+// and the first hierarchical escalation of the group's cases.
+type Group struct {
+	ID      string   `yaml:"id" json:"id"`
+	Name    string   `yaml:"name" json:"name"`
+	Members []string `yaml:"members" json:"members"`
+	Manager string   `yaml:"manager" json:"manager,omitempty"`
+}
+
+// Service is an entry of the service catalogue.
+type Service struct {
+	ID    string `yaml:"id" json:"id"`
+	Name  string `yaml:"name" json:"name"`
+	Owner string `yaml:"owner" json:"owner,omitempty"`
+}
+
+// SLA holds the targets by priority, the early-warning fraction and the
+// calendar the clocks run on.
+type SLA struct {
+	Targets  map[string]Target `yaml:"targets" json:"targets"`
+	Warning  float64           `yaml:"warning" json:"warning"`
+	Calendar Calendar          `yaml:"calendar" json:"calendar"`
+}
+
+// Target is the response and resolution target of one priority, in working
+// time of the SLA calendar.
+type Target struct {
+	Response   Duration `yaml:"response" json:"response"`
+	Resolution Duration `yaml:"resolution" json:"resolution"`
+}
+
+// Escalation configures functional escalation (the next group when the
+// response target passes) and hierarchical escalation.
+type Escalation struct {
+	Functional []string `yaml:"functional" json:"functional"`
+	// TopManagementAfter: how long after the resolution breach (counted in the calendar) hierarchical escalation
+	// goes on from the group's manager to top management. Zero in YAML means: the priority's resolution target again.
+	TopManagementAfter Duration `yaml:"top_management_after" json:"top_management_after"`
+}
+
+// ChangePolicy lists the pre-approved standard changes and who approves the
+// other change types (keys normal, emergency, major).
+type ChangePolicy struct {
+	StandardChanges []string             `yaml:"standard_changes" json:"standard_changes"`
+	Approvers       map[string]Approvers `yaml:"approvers" json:"approvers"`
+}
+
+// Approvers: Quorum approvals from members of Group.
+type Approvers struct {
+	Group  string `yaml:"group" json:"group"`
+	Quorum int    `yaml:"quorum" json:"quorum"`
+}
+
+// CatalogueItem is a service request that can be ordered.
+type CatalogueItem struct {
+	ID          string     `yaml:"id" json:"id"`
+	Name        string     `yaml:"name" json:"name"`
+	Description string     `yaml:"description" json:"description,omitempty"`
+	Group       string     `yaml:"group" json:"group"` // fulfilment group
+	Response    Duration   `yaml:"response" json:"response"`
+	Resolution  Duration   `yaml:"resolution" json:"resolution"`
+	Approval    *Approvers `yaml:"approval" json:"approval,omitempty"` // optional
+}
+
+// Server holds what the `kanri dev` and `kanri server` flags also set; an
+// empty field leaves the flag's default.
+type Server struct {
+	DataDir           string `yaml:"data_dir" json:"data_dir,omitempty"`
+	HTTP              string `yaml:"http" json:"http,omitempty"`
+	TemporalPort      int    `yaml:"temporal_port" json:"temporal_port,omitempty"`
+	TemporalAddress   string `yaml:"temporal_address" json:"temporal_address,omitempty"`
+	TemporalNamespace string `yaml:"temporal_namespace" json:"temporal_namespace,omitempty"`
+	DatabaseURL       string `yaml:"database_url" json:"database_url,omitempty"`
+	TaskQueue         string `yaml:"task_queue" json:"task_queue,omitempty"`
+	MaxBodyBytes      int64  `yaml:"max_body_bytes" json:"max_body_bytes,omitempty"`
+}
+
+// Load reads the configuration file at path; see Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a configuration strictly (an unknown key is an error),
+// applies the defaults and validates it.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !emptyDocument(&extra) {
+			return nil, fmt.Errorf("line %d: a second YAML document; the configuration is one document", extra.Line)
+		}
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// emptyDocument reports whether n holds nothing, as after a trailing "---".
+func emptyDocument(n *yaml.Node) bool {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	return n.Kind == 0 || n.Kind == yaml.DocumentNode && len(n.Content) == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// applyDefaults fills what the file may leave out.
+func (c *Config) applyDefaults() {
+	for i := range c.Users {
+		if len(c.Users[i].Roles) == 0 {
+			c.Users[i].Roles = []string{RoleRequester}
+		}
+	}
+	if len(c.PriorityMatrix) == 0 {
+		c.PriorityMatrix = defaultMatrix()
+	}
+	if len(c.SLA.Targets) == 0 {
+		c.SLA.Targets = defaultTargets()
+	}
+	if c.SLA.Warning == 0 {
+		c.SLA.Warning = 0.75
+	}
+	if isZeroCalendar(c.SLA.Calendar) {
+		c.SLA.Calendar = Calendar{AlwaysOn: true}
+	}
+	if c.AutoCloseAfter == 0 {
+		c.AutoCloseAfter = Duration(72 * time.Hour)
+	}
+	if p3, ok := c.SLA.Targets["P3"]; ok {
+		for i := range c.RequestCatalogue {
+			it := &c.RequestCatalogue[i]
+			if it.Response == 0 {
+				it.Response = p3.Response
+			}
+			if it.Resolution == 0 {
+				it.Resolution = p3.Resolution
+			}
+		}
+	}
+}
+
+func isZeroCalendar(c Calendar) bool {
+	return !c.AlwaysOn && c.Timezone == "" && len(c.Days) == 0 && c.Hours == "" && len(c.Holidays) == 0
+}
+
+// defaultTargets are the targets of CONTRACT §3.
+func defaultTargets() map[string]Target {
+	return map[string]Target{
+		"P1": {Response: Duration(15 * time.Minute), Resolution: Duration(4 * time.Hour)},
+		"P2": {Response: Duration(30 * time.Minute), Resolution: Duration(8 * time.Hour)},
+		"P3": {Response: Duration(4 * time.Hour), Resolution: Duration(72 * time.Hour)},
+		"P4": {Response: Duration(8 * time.Hour), Resolution: Duration(120 * time.Hour)},
+	}
+}
+
+// Default returns the built-in demo configuration used when no file is
+// given: a fresh value on every call, already validated.
+func Default() *Config {
+	user := func(id, name string, roles ...string) User {
+		return User{ID: id, Name: name, Email: id + "@example.com", Roles: roles, Token: id + "-dev-token"}
+	}
+	c := &Config{
+		Users: []User{
+			user("admin", "Ada Admin", RoleAdmin),
+			user("alice", "Alice Agent", RoleAgent),
+			user("bob", "Bob Second", RoleAgent),
+			user("carl", "Carl Third", RoleAgent),
+			user("mona", "Mona Manager", RoleAgent),
+			user("tess", "Tess Top", RoleProcessOwner),
+			user("rita", "Rita Requester", RoleRequester),
+			user("cab1", "Cab One", RoleAgent),
+			user("cab2", "Cab Two", RoleAgent),
+			user("cab3", "Cab Three", RoleAgent),
+		},
+		Groups: []Group{
+			{ID: "service-desk", Name: "Service desk", Members: []string{"alice"}, Manager: "mona"},
+			{ID: "second-line", Name: "Second line", Members: []string{"bob"}, Manager: "mona"},
+			{ID: "third-line", Name: "Third line", Members: []string{"carl"}, Manager: "mona"},
+			{ID: "cab", Name: "Change advisory board", Members: []string{"cab1", "cab2", "cab3"}, Manager: "tess"},
+			{ID: "ecab", Name: "Emergency CAB", Members: []string{"cab1"}, Manager: "tess"},
+			{ID: "managers", Name: "Line managers", Members: []string{"mona"}, Manager: "tess"},
+		},
+		Services: []Service{
+			{ID: "email", Name: "Corporate email", Owner: "mona"},
+			{ID: "payroll", Name: "Payroll", Owner: "tess"},
+			{ID: "vpn", Name: "Remote access VPN", Owner: "mona"},
+		},
+		TopManagement:  []string{"tess"},
+		PriorityMatrix: defaultMatrix(),
+		SLA:            SLA{Targets: defaultTargets(), Warning: 0.75, Calendar: Calendar{AlwaysOn: true}},
+		Escalation:     Escalation{Functional: []string{"service-desk", "second-line", "third-line"}},
+		AutoCloseAfter: Duration(72 * time.Hour),
+		ChangePolicy: ChangePolicy{
+			StandardChanges: []string{"password reset", "add user to group"},
+			Approvers: map[string]Approvers{
+				"normal":    {Group: "cab", Quorum: 2},
+				"emergency": {Group: "ecab", Quorum: 1},
+				"major":     {Group: "cab", Quorum: 3},
+			},
+		},
+		RequestCatalogue: []CatalogueItem{
+			{ID: "password-reset", Name: "Password reset", Description: "Reset a forgotten or expired password.",
+				Group: "service-desk", Response: Duration(time.Hour), Resolution: Duration(4 * time.Hour)},
+			{ID: "new-laptop", Name: "New laptop", Description: "A standard laptop, approved by a line manager.",
+				Group: "service-desk", Response: Duration(8 * time.Hour), Resolution: Duration(5 * 24 * time.Hour),
+				Approval: &Approvers{Group: "managers", Quorum: 1}},
+			{ID: "vpn-access", Name: "VPN access", Description: "Remote access to the corporate network.",
+				Group: "second-line", Response: Duration(4 * time.Hour), Resolution: Duration(24 * time.Hour)},
+		},
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		// Only an edit to this function can get here; TestDefaultIsValid
+		// catches it before it ships.
+		panic("policy: built-in configuration is invalid: " + err.Error())
+	}
+	return c
+}
+
+// UserByID returns the user with the id.
+func (c *Config) UserByID(id string) (User, bool) {
+	for _, u := range c.Users {
+		if u.ID == id {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// GroupByID returns the group with the id.
+func (c *Config) GroupByID(id string) (Group, bool) {
+	for _, g := range c.Groups {
+		if g.ID == id {
+			return g, true
+		}
+	}
+	return Group{}, false
+}
+
+// GroupsOf returns the ids of the groups the user is a member of, in
+// configuration order.
+func (c *Config) GroupsOf(userID string) []string {
+	var out []string
+	for _, g := range c.Groups {
+		for _, m := range g.Members {
+			if m == userID {
+				out = append(out, g.ID)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// TargetTimes are SLA targets in working time of the case's calendar.
+type TargetTimes struct {
+	Response   time.Duration `json:"response"`
+	Resolution time.Duration `json:"resolution"`
+}
+
+// IncidentPolicy is everything one incident needs of the configuration; it is
+// copied into the workflow input so a configuration change never alters a
+// running case. It round-trips through encoding/json unchanged.
+type IncidentPolicy struct {
+	Matrix             Matrix                 `json:"matrix"`
+	Targets            map[string]TargetTimes `json:"targets"` // by priority
+	Warning            float64                `json:"warning"`
+	Calendar           Calendar               `json:"calendar"`
+	Functional         []string               `json:"functional"`
+	Managers           map[string]string      `json:"managers"` // group id -> manager user id
+	TopManagement      []string               `json:"top_management"`
+	TopManagementAfter time.Duration          `json:"top_management_after"` // 0 = the resolution target again
+	AutoCloseAfter     time.Duration          `json:"auto_close_after"`
+}
+
+// RequestPolicy is everything one service request needs of the
+// configuration, copied into its workflow input like IncidentPolicy.
+type RequestPolicy struct {
+	Item           CatalogueItemSnapshot `json:"item"`
+	Targets        TargetTimes           `json:"targets"`
+	Warning        float64               `json:"warning"`
+	Calendar       Calendar              `json:"calendar"`
+	Managers       map[string]string     `json:"managers"`
+	AutoCloseAfter time.Duration         `json:"auto_close_after"`
+}
+
+// CatalogueItemSnapshot is the part of a CatalogueItem a request workflow
+// needs. Approval is nil when the item needs no approval.
+type CatalogueItemSnapshot struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Group    string     `json:"group"`
+	Approval *Approvers `json:"approval,omitempty"`
+}
+
+// IncidentPolicy returns a deep copy of the incident rules: nothing in it
+// shares memory with c.
+func (c *Config) IncidentPolicy() IncidentPolicy {
+	targets := make(map[string]TargetTimes, len(c.SLA.Targets))
+	for p, t := range c.SLA.Targets {
+		targets[p] = TargetTimes{Response: t.Response.D(), Resolution: t.Resolution.D()}
+	}
+	return IncidentPolicy{
+		Matrix:             c.PriorityMatrix.clone(),
+		Targets:            targets,
+		Warning:            c.SLA.Warning,
+		Calendar:           c.SLA.Calendar.clone(),
+		Functional:         cloneStrings(c.Escalation.Functional),
+		Managers:           c.managers(),
+		TopManagement:      cloneStrings(c.TopManagement),
+		TopManagementAfter: c.Escalation.TopManagementAfter.D(),
+		AutoCloseAfter:     c.AutoCloseAfter.D(),
+	}
+}
+
+// RequestPolicy returns the rules for a request for the catalogue item.
+func (c *Config) RequestPolicy(itemID string) (RequestPolicy, error) {
+	for _, it := range c.RequestCatalogue {
+		if it.ID != itemID {
+			continue
+		}
+		snap := CatalogueItemSnapshot{ID: it.ID, Name: it.Name, Group: it.Group}
+		if it.Approval != nil {
+			a := *it.Approval
+			snap.Approval = &a
+		}
+		return RequestPolicy{
+			Item:           snap,
+			Targets:        TargetTimes{Response: it.Response.D(), Resolution: it.Resolution.D()},
+			Warning:        c.SLA.Warning,
+			Calendar:       c.SLA.Calendar.clone(),
+			Managers:       c.managers(),
+			AutoCloseAfter: c.AutoCloseAfter.D(),
+		}, nil
+	}
+	return RequestPolicy{}, fmt.Errorf("request item %q is not in request_catalogue", itemID)
+}
+
+// managers maps each group that has a manager to that manager.
+func (c *Config) managers() map[string]string {
+	m := make(map[string]string, len(c.Groups))
+	for _, g := range c.Groups {
+		if g.Manager != "" {
+			m[g.ID] = g.Manager
+		}
+	}
+	return m
+}

@@ -1,0 +1,318 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// FieldError is one problem of the configuration: Path is the key path
+// ("groups[1] (second-line).manager"), Problem what is wrong with it.
+// Validate joins them with errors.Join; errors.As finds the first.
+type FieldError struct {
+	Path    string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Problem }
+
+type problems []error
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, &FieldError{Path: path, Problem: fmt.Sprintf(format, args...)})
+}
+
+// item names the i-th element of a list, with its id when it has one:
+// "groups[1] (second-line)".
+func item(list string, i int, id string) string {
+	if id == "" {
+		return fmt.Sprintf("%s[%d]", list, i)
+	}
+	return fmt.Sprintf("%s[%d] (%s)", list, i, id)
+}
+
+// Validate reports every problem of the configuration at once, each naming
+// its key path. It checks c as it is: Parse applies the defaults first.
+func (c *Config) Validate() error {
+	var p problems
+	users := c.validateUsers(&p)
+	groups := c.validateGroups(&p, users)
+	c.validateServices(&p, users)
+
+	if len(c.TopManagement) == 0 {
+		p.add("top_management", "must name at least one user")
+	}
+	for i, u := range c.TopManagement {
+		if !users[u] {
+			p.add(fmt.Sprintf("top_management[%d]", i), "unknown user %q", u)
+		}
+	}
+
+	used := c.validateMatrix(&p)
+	c.validateSLA(&p, used)
+
+	if len(c.Escalation.Functional) == 0 {
+		p.add("escalation.functional", "must name at least one group")
+	}
+	for i, g := range c.Escalation.Functional {
+		path := fmt.Sprintf("escalation.functional[%d]", i)
+		switch {
+		case groups[g] == nil:
+			p.add(path, "unknown group %q", g)
+		case slices.Index(c.Escalation.Functional, g) < i:
+			p.add(path, "group %q is listed twice", g)
+		}
+	}
+	if c.Escalation.TopManagementAfter < 0 {
+		p.add("escalation.top_management_after", "must not be negative")
+	}
+	if c.AutoCloseAfter <= 0 {
+		p.add("auto_close_after", "must be positive")
+	}
+
+	c.validateChangePolicy(&p, groups)
+	c.validateCatalogue(&p, groups)
+
+	if c.Server.TemporalPort < 0 || c.Server.TemporalPort > 65535 {
+		p.add("server.temporal_port", "must be between 1 and 65535, got %d", c.Server.TemporalPort)
+	}
+	if c.Server.MaxBodyBytes < 0 {
+		p.add("server.max_body_bytes", "must not be negative")
+	}
+	return errors.Join(p...)
+}
+
+func (c *Config) validateUsers(p *problems) map[string]bool {
+	ids := make(map[string]int, len(c.Users))
+	tokens := make(map[string]int, len(c.Users))
+	for i, u := range c.Users {
+		path := item("users", i, u.ID)
+		if u.ID == "" {
+			p.add(path+".id", "required")
+		} else if j, dup := ids[u.ID]; dup {
+			p.add(path+".id", "duplicate id %q (also users[%d])", u.ID, j)
+		} else {
+			ids[u.ID] = i
+		}
+		for k, r := range u.Roles {
+			if !slices.Contains(Roles(), r) {
+				p.add(fmt.Sprintf("%s.roles[%d]", path, k), "unknown role %q (want one of %s)", r, strings.Join(Roles(), ", "))
+			}
+		}
+		if u.Token == "" {
+			continue
+		}
+		// The token itself stays out of the message: it is a credential.
+		if j, dup := tokens[u.Token]; dup {
+			p.add(path+".token", "same token as users[%d]; tokens must be unique", j)
+		} else {
+			tokens[u.Token] = i
+		}
+	}
+	known := make(map[string]bool, len(ids))
+	for id := range ids {
+		known[id] = true
+	}
+	return known
+}
+
+// validateGroups returns the groups by id, for the later checks.
+func (c *Config) validateGroups(p *problems, users map[string]bool) map[string]*Group {
+	byID := make(map[string]*Group, len(c.Groups))
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		path := item("groups", i, g.ID)
+		if g.ID == "" {
+			p.add(path+".id", "required")
+		} else if byID[g.ID] != nil {
+			p.add(path+".id", "duplicate id %q", g.ID)
+		} else {
+			byID[g.ID] = g
+		}
+		for k, m := range g.Members {
+			mp := fmt.Sprintf("%s.members[%d]", path, k)
+			switch {
+			case !users[m]:
+				p.add(mp, "unknown user %q", m)
+			case slices.Index(g.Members, m) < k:
+				p.add(mp, "user %q is listed twice", m)
+			}
+		}
+		if g.Manager != "" && !users[g.Manager] {
+			p.add(path+".manager", "unknown user %q", g.Manager)
+		}
+	}
+	return byID
+}
+
+func (c *Config) validateServices(p *problems, users map[string]bool) {
+	seen := make(map[string]bool, len(c.Services))
+	for i, s := range c.Services {
+		path := item("services", i, s.ID)
+		if s.ID == "" {
+			p.add(path+".id", "required")
+		} else if seen[s.ID] {
+			p.add(path+".id", "duplicate id %q", s.ID)
+		}
+		seen[s.ID] = true
+		if s.Owner != "" && !users[s.Owner] {
+			p.add(path+".owner", "unknown user %q", s.Owner)
+		}
+	}
+}
+
+// validateMatrix returns the priorities the matrix uses.
+func (c *Config) validateMatrix(p *problems) map[string]bool {
+	used := map[string]bool{}
+	levels := strings.Join(Levels(), ", ")
+	prios := strings.Join(Priorities(), ", ")
+	for _, impact := range Levels() {
+		row, ok := c.PriorityMatrix[impact]
+		if !ok {
+			p.add("priority_matrix."+impact, "missing; every impact needs urgencies %s", levels)
+			continue
+		}
+		for _, urgency := range Levels() {
+			path := "priority_matrix." + impact + "." + urgency
+			v, ok := row[urgency]
+			switch {
+			case !ok:
+				p.add(path, "missing")
+			case !slices.Contains(Priorities(), v):
+				p.add(path, "%q is not one of %s", v, prios)
+			default:
+				used[v] = true
+			}
+		}
+		for _, urgency := range sortedKeys(row) {
+			if !slices.Contains(Levels(), urgency) {
+				p.add("priority_matrix."+impact+"."+urgency, "unknown urgency (want one of %s)", levels)
+			}
+		}
+	}
+	for _, impact := range sortedKeys(c.PriorityMatrix) {
+		if !slices.Contains(Levels(), impact) {
+			p.add("priority_matrix."+impact, "unknown impact (want one of %s)", levels)
+		}
+	}
+	return used
+}
+
+func (c *Config) validateSLA(p *problems, used map[string]bool) {
+	for _, prio := range Priorities() {
+		if _, ok := c.SLA.Targets[prio]; used[prio] && !ok {
+			p.add("sla.targets."+prio, "missing; priority_matrix uses %s", prio)
+		}
+	}
+	for _, prio := range sortedKeys(c.SLA.Targets) {
+		path := "sla.targets." + prio
+		if !slices.Contains(Priorities(), prio) {
+			p.add(path, "unknown priority (want one of %s)", strings.Join(Priorities(), ", "))
+			continue
+		}
+		t := c.SLA.Targets[prio]
+		validateTargets(p, path, t.Response, t.Resolution)
+	}
+	if !(c.SLA.Warning > 0 && c.SLA.Warning < 1) {
+		p.add("sla.warning", "must be between 0 and 1 (exclusive), got %g", c.SLA.Warning)
+	}
+	*p = append(*p, c.SLA.Calendar.problems("sla.calendar")...)
+}
+
+func validateTargets(p *problems, path string, response, resolution Duration) {
+	if response <= 0 {
+		p.add(path+".response", "must be positive")
+	}
+	if resolution <= 0 {
+		p.add(path+".resolution", "must be positive")
+	}
+	if response > 0 && resolution > 0 && response > resolution {
+		p.add(path+".response", "must not exceed the resolution target (%s > %s)", response, resolution)
+	}
+}
+
+func (c *Config) validateChangePolicy(p *problems, groups map[string]*Group) {
+	for i, s := range c.ChangePolicy.StandardChanges {
+		path := fmt.Sprintf("change_policy.standard_changes[%d]", i)
+		switch {
+		case strings.TrimSpace(s) == "":
+			p.add(path, "must not be empty")
+		case slices.Index(c.ChangePolicy.StandardChanges, s) < i:
+			p.add(path, "%q is listed twice", s)
+		}
+	}
+	// Every type that needs approval must say who approves it: without an
+	// entry, a change of that type could never leave awaiting_approval.
+	for _, t := range ChangeTypes() {
+		if _, ok := c.ChangePolicy.Approvers[t]; !ok {
+			p.add("change_policy.approvers."+t, "missing; changes of type %s need an approving group and quorum", t)
+		}
+	}
+	for _, t := range sortedKeys(c.ChangePolicy.Approvers) {
+		path := "change_policy.approvers." + t
+		if !slices.Contains(ChangeTypes(), t) {
+			p.add(path, "unknown change type (want one of %s)", strings.Join(ChangeTypes(), ", "))
+			continue
+		}
+		validateApprovers(p, path, c.ChangePolicy.Approvers[t], groups)
+	}
+}
+
+func validateApprovers(p *problems, path string, a Approvers, groups map[string]*Group) {
+	if a.Group == "" {
+		p.add(path+".group", "required")
+	}
+	g := groups[a.Group]
+	if a.Group != "" && g == nil {
+		p.add(path+".group", "unknown group %q", a.Group)
+	}
+	switch {
+	case a.Quorum < 1:
+		p.add(path+".quorum", "must be at least 1, got %d", a.Quorum)
+	case g != nil && a.Quorum > distinct(g.Members):
+		p.add(path+".quorum", "%d exceeds the %d members of group %q", a.Quorum, distinct(g.Members), g.ID)
+	}
+}
+
+func (c *Config) validateCatalogue(p *problems, groups map[string]*Group) {
+	seen := make(map[string]bool, len(c.RequestCatalogue))
+	for i, it := range c.RequestCatalogue {
+		path := item("request_catalogue", i, it.ID)
+		if it.ID == "" {
+			p.add(path+".id", "required")
+		} else if seen[it.ID] {
+			p.add(path+".id", "duplicate id %q", it.ID)
+		}
+		seen[it.ID] = true
+		if it.Group == "" {
+			p.add(path+".group", "required (the fulfilment group)")
+		} else if groups[it.Group] == nil {
+			p.add(path+".group", "unknown group %q", it.Group)
+		}
+		validateTargets(p, path, it.Response, it.Resolution)
+		if it.Approval != nil {
+			validateApprovers(p, path+".approval", *it.Approval, groups)
+		}
+	}
+}
+
+func distinct(s []string) int {
+	n := 0
+	for i, v := range s {
+		if slices.Index(s, v) == i {
+			n++
+		}
+	}
+	return n
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,337 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one schema step. Migrations are append-only: a released
+// migration is never edited, only followed by a new one. Each is
+// self-contained plain SQL, so it still runs in two years against the schema
+// it was written for, whatever the Go structs look like by then.
+type migration struct {
+	Version int
+	Name    string
+	Up      func(tx *gorm.DB) error
+}
+
+// both is a statement that reads the same on SQLite and PostgreSQL; perDialect
+// picks between two that differ (an empty one is skipped).
+type stmt struct{ sqlite, postgres string }
+
+func both(q string) stmt                { return stmt{q, q} }
+func perDialect(sqlite, pg string) stmt { return stmt{sqlite, pg} }
+
+func run(tx *gorm.DB, stmts ...stmt) error {
+	for _, s := range stmts {
+		q := s.sqlite
+		if tx.Dialector.Name() == dialectPostgres {
+			q = s.postgres
+		}
+		if q == "" {
+			continue
+		}
+		if err := tx.Exec(q).Error; err != nil {
+			return fmt.Errorf("%w\n%s", err, q)
+		}
+	}
+	return nil
+}
+
+// migrations, in order. Append only.
+var migrations = []migration{
+	{1, "sequences", func(tx *gorm.DB) error {
+		return run(tx, both(`CREATE TABLE sequences (
+			kind TEXT PRIMARY KEY,
+			last BIGINT NOT NULL
+		)`))
+	}},
+	{2, "cases", func(tx *gorm.DB) error {
+		return run(tx,
+			perDialect(`CREATE TABLE cases (
+				id         TEXT PRIMARY KEY,
+				kind       TEXT NOT NULL,
+				num        INTEGER NOT NULL,
+				title      TEXT NOT NULL DEFAULT '',
+				status     TEXT NOT NULL DEFAULT '',
+				priority   TEXT NOT NULL DEFAULT '',
+				service    TEXT NOT NULL DEFAULT '',
+				assignee   TEXT NOT NULL DEFAULT '',
+				grp        TEXT NOT NULL DEFAULT '',
+				major      BOOLEAN NOT NULL DEFAULT 0,
+				breached   BOOLEAN NOT NULL DEFAULT 0,
+				created_by TEXT NOT NULL DEFAULT '',
+				caller     TEXT NOT NULL DEFAULT '',
+				created_at TIMESTAMP NOT NULL,
+				updated_at TIMESTAMP NOT NULL,
+				seq        INTEGER NOT NULL DEFAULT 0,
+				record     TEXT NOT NULL DEFAULT ''
+			)`, `CREATE TABLE cases (
+				id         TEXT PRIMARY KEY,
+				kind       TEXT NOT NULL,
+				num        BIGINT NOT NULL,
+				title      TEXT NOT NULL DEFAULT '',
+				status     TEXT NOT NULL DEFAULT '',
+				priority   TEXT NOT NULL DEFAULT '',
+				service    TEXT NOT NULL DEFAULT '',
+				assignee   TEXT NOT NULL DEFAULT '',
+				grp        TEXT NOT NULL DEFAULT '',
+				major      BOOLEAN NOT NULL DEFAULT FALSE,
+				breached   BOOLEAN NOT NULL DEFAULT FALSE,
+				created_by TEXT NOT NULL DEFAULT '',
+				caller     TEXT NOT NULL DEFAULT '',
+				created_at TIMESTAMPTZ NOT NULL,
+				updated_at TIMESTAMPTZ NOT NULL,
+				seq        BIGINT NOT NULL DEFAULT 0,
+				record     TEXT NOT NULL DEFAULT ''
+			)`),
+			// Every list filter has an index ending in num, so "newest first"
+			// is an index walk that stops after one page.
+			both(`CREATE UNIQUE INDEX cases_kind_num ON cases (kind, num)`),
+			both(`CREATE INDEX cases_kind_status_num ON cases (kind, status, num)`),
+			both(`CREATE INDEX cases_kind_priority_num ON cases (kind, priority, num)`),
+			both(`CREATE INDEX cases_kind_service_num ON cases (kind, service, num)`),
+			both(`CREATE INDEX cases_kind_assignee_num ON cases (kind, assignee, num)`),
+			both(`CREATE INDEX cases_kind_grp_num ON cases (kind, grp, num)`),
+			both(`CREATE INDEX cases_kind_created_by_num ON cases (kind, created_by, num)`),
+			both(`CREATE INDEX cases_kind_caller_num ON cases (kind, caller, num)`),
+			both(`CREATE INDEX cases_kind_major_num ON cases (kind, major, num)`),
+			both(`CREATE INDEX cases_kind_breached_num ON cases (kind, breached, num)`),
+			// Lists across kinds order by num, id.
+			both(`CREATE INDEX cases_num_id ON cases (num, id)`),
+		)
+	}},
+	{3, "history", func(tx *gorm.DB) error {
+		return run(tx,
+			perDialect(`CREATE TABLE history (
+				case_id     TEXT NOT NULL REFERENCES cases (id),
+				seq         INTEGER NOT NULL,
+				at          TIMESTAMP NOT NULL,
+				actor       TEXT NOT NULL DEFAULT '',
+				action      TEXT NOT NULL DEFAULT '',
+				from_status TEXT NOT NULL DEFAULT '',
+				to_status   TEXT NOT NULL DEFAULT '',
+				detail      TEXT NOT NULL DEFAULT '{}',
+				PRIMARY KEY (case_id, seq)
+			)`, `CREATE TABLE history (
+				case_id     TEXT NOT NULL REFERENCES cases (id),
+				seq         BIGINT NOT NULL,
+				at          TIMESTAMPTZ NOT NULL,
+				actor       TEXT NOT NULL DEFAULT '',
+				action      TEXT NOT NULL DEFAULT '',
+				from_status TEXT NOT NULL DEFAULT '',
+				to_status   TEXT NOT NULL DEFAULT '',
+				detail      TEXT NOT NULL DEFAULT '{}',
+				PRIMARY KEY (case_id, seq)
+			)`),
+		)
+	}},
+	{4, "history_append_only", func(tx *gorm.DB) error {
+		// History is evidence (ISO/IEC 20000-1 records): the database itself
+		// refuses to change or remove an entry, whoever connects to it.
+		return run(tx,
+			perDialect(`CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+				BEGIN SELECT RAISE(ABORT, 'history is append-only'); END`,
+				`CREATE FUNCTION history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN
+					RAISE EXCEPTION 'history is append-only';
+				END
+				$$`),
+			perDialect(`CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+				BEGIN SELECT RAISE(ABORT, 'history is append-only'); END`,
+				`CREATE TRIGGER history_append_only BEFORE UPDATE OR DELETE ON history
+				FOR EACH ROW EXECUTE FUNCTION history_append_only()`),
+			// Row triggers do not fire on TRUNCATE.
+			perDialect(``,
+				`CREATE TRIGGER history_no_truncate BEFORE TRUNCATE ON history
+				FOR EACH STATEMENT EXECUTE FUNCTION history_append_only()`),
+		)
+	}},
+	{5, "notifications", func(tx *gorm.DB) error {
+		return run(tx,
+			perDialect(`CREATE TABLE notifications (
+				id         INTEGER PRIMARY KEY,
+				case_id    TEXT NOT NULL REFERENCES cases (id),
+				seq        INTEGER NOT NULL,
+				recipient  TEXT NOT NULL,
+				channel    TEXT NOT NULL,
+				event      TEXT NOT NULL DEFAULT '',
+				subject    TEXT NOT NULL DEFAULT '',
+				body       TEXT NOT NULL DEFAULT '',
+				created_at TIMESTAMP NOT NULL,
+				sent_at    TIMESTAMP,
+				attempts   INTEGER NOT NULL DEFAULT 0,
+				last_error TEXT NOT NULL DEFAULT ''
+			)`, `CREATE TABLE notifications (
+				id         BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+				case_id    TEXT NOT NULL REFERENCES cases (id),
+				seq        BIGINT NOT NULL,
+				recipient  TEXT NOT NULL,
+				channel    TEXT NOT NULL,
+				event      TEXT NOT NULL DEFAULT '',
+				subject    TEXT NOT NULL DEFAULT '',
+				body       TEXT NOT NULL DEFAULT '',
+				created_at TIMESTAMPTZ NOT NULL,
+				sent_at    TIMESTAMPTZ,
+				attempts   INTEGER NOT NULL DEFAULT 0,
+				last_error TEXT NOT NULL DEFAULT ''
+			)`),
+			both(`CREATE UNIQUE INDEX notifications_key ON notifications (case_id, seq, recipient, channel)`),
+			// The outbox sender polls for what is unsent; sent rows, the vast
+			// majority, stay out of this index.
+			both(`CREATE INDEX notifications_pending ON notifications (channel, id) WHERE sent_at IS NULL`),
+		)
+	}},
+	{6, "directory", func(tx *gorm.DB) error {
+		return run(tx,
+			perDialect(`CREATE TABLE users (
+				id         TEXT PRIMARY KEY,
+				name       TEXT NOT NULL DEFAULT '',
+				email      TEXT NOT NULL DEFAULT '',
+				slack_id   TEXT NOT NULL DEFAULT '',
+				roles      TEXT NOT NULL DEFAULT '[]',
+				token_hash TEXT NOT NULL DEFAULT '',
+				active     BOOLEAN NOT NULL DEFAULT 1,
+				updated_at TIMESTAMP NOT NULL
+			)`, `CREATE TABLE users (
+				id         TEXT PRIMARY KEY,
+				name       TEXT NOT NULL DEFAULT '',
+				email      TEXT NOT NULL DEFAULT '',
+				slack_id   TEXT NOT NULL DEFAULT '',
+				roles      TEXT NOT NULL DEFAULT '[]',
+				token_hash TEXT NOT NULL DEFAULT '',
+				active     BOOLEAN NOT NULL DEFAULT TRUE,
+				updated_at TIMESTAMPTZ NOT NULL
+			)`),
+			both(`CREATE UNIQUE INDEX users_token_hash ON users (token_hash) WHERE token_hash <> ''`),
+			both(`CREATE INDEX users_email ON users (email)`),
+			both(`CREATE INDEX users_slack_id ON users (slack_id)`),
+			perDialect(`CREATE TABLE "groups" (
+				id         TEXT PRIMARY KEY,
+				name       TEXT NOT NULL DEFAULT '',
+				manager    TEXT NOT NULL DEFAULT '',
+				active     BOOLEAN NOT NULL DEFAULT 1,
+				updated_at TIMESTAMP NOT NULL
+			)`, `CREATE TABLE "groups" (
+				id         TEXT PRIMARY KEY,
+				name       TEXT NOT NULL DEFAULT '',
+				manager    TEXT NOT NULL DEFAULT '',
+				active     BOOLEAN NOT NULL DEFAULT TRUE,
+				updated_at TIMESTAMPTZ NOT NULL
+			)`),
+			// user_id is not a foreign key: the configuration may name a
+			// member before (or without) describing the user.
+			both(`CREATE TABLE group_members (
+				group_id TEXT NOT NULL REFERENCES "groups" (id),
+				user_id  TEXT NOT NULL,
+				PRIMARY KEY (group_id, user_id)
+			)`),
+			both(`CREATE INDEX group_members_user ON group_members (user_id, group_id)`),
+			perDialect(`CREATE TABLE services (
+				id         TEXT PRIMARY KEY,
+				name       TEXT NOT NULL DEFAULT '',
+				owner      TEXT NOT NULL DEFAULT '',
+				active     BOOLEAN NOT NULL DEFAULT 1,
+				updated_at TIMESTAMP NOT NULL
+			)`, `CREATE TABLE services (
+				id         TEXT PRIMARY KEY,
+				name       TEXT NOT NULL DEFAULT '',
+				owner      TEXT NOT NULL DEFAULT '',
+				active     BOOLEAN NOT NULL DEFAULT TRUE,
+				updated_at TIMESTAMPTZ NOT NULL
+			)`),
+		)
+	}},
+}
+
+// migrationLock is the PostgreSQL advisory lock key that serializes
+// concurrent Migrate calls (a server and its workers starting together).
+// On SQLite, BEGIN IMMEDIATE does the same.
+const migrationLock = 0x6b616e7269 // "kanri"
+
+func (s *Store) lockMigrations(tx *gorm.DB) error {
+	if s.dialect != dialectPostgres {
+		return nil
+	}
+	return tx.Exec(`SELECT pg_advisory_xact_lock(?)`, migrationLock).Error
+}
+
+// Migrate applies the migrations this binary knows and the database lacks,
+// each in its own transaction with its schema_migrations row. It refuses a
+// database that carries a version this binary does not know: an older binary
+// must not run against a schema written by a newer one.
+func (s *Store) Migrate(ctx context.Context) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		if err := s.lockMigrations(tx); err != nil {
+			return err
+		}
+		return run(tx, perDialect(`CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at TIMESTAMP NOT NULL
+		)`, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at TIMESTAMPTZ NOT NULL
+		)`))
+	})
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+
+	known := make(map[int]bool, len(migrations))
+	for i, m := range migrations {
+		if i > 0 && m.Version <= migrations[i-1].Version {
+			return fmt.Errorf("store: migration %d (%s) is out of order", m.Version, m.Name)
+		}
+		known[m.Version] = true
+	}
+
+	for _, m := range migrations {
+		err := s.write(ctx, func(tx *gorm.DB) error {
+			if err := s.lockMigrations(tx); err != nil {
+				return err
+			}
+			applied, err := appliedVersions(tx)
+			if err != nil {
+				return err
+			}
+			for _, v := range applied {
+				if !known[v] {
+					return fmt.Errorf("database has schema version %d, which this binary does not know (it knows up to %d): upgrade kanri",
+						v, migrations[len(migrations)-1].Version)
+				}
+			}
+			if slices.Contains(applied, m.Version) {
+				return nil
+			}
+			if err := m.Up(tx); err != nil {
+				return fmt.Errorf("%d %s: %w", m.Version, m.Name, err)
+			}
+			return tx.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, time.Now().UTC()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+func appliedVersions(tx *gorm.DB) ([]int, error) {
+	var vs []int
+	err := query(tx.Statement.Context, tx, func(r *sql.Rows) error {
+		var v int
+		if err := r.Scan(&v); err != nil {
+			return err
+		}
+		vs = append(vs, v)
+		return nil
+	}, `SELECT version FROM schema_migrations ORDER BY version`)
+	return vs, err
+}

@@ -1,0 +1,259 @@
+// Package store is Kanri's system of record for reads: the case table that
+// workflows project every transition into, the append-only history, the
+// notification outbox, the id sequences and the directory of users, groups and
+// services. It runs on SQLite (kanri dev) and PostgreSQL (kanri server) with
+// the same SQL wherever the two agree, and per-dialect SQL where they do not.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/libtnb/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+var (
+	// ErrNotFound is returned when a case, user or notification does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrBadCursor is wrapped by ListCases when the cursor was not produced by
+	// a previous ListCases.
+	ErrBadCursor = errors.New("bad cursor")
+)
+
+const (
+	dialectSQLite   = "sqlite"
+	dialectPostgres = "postgres"
+)
+
+// Store is safe for concurrent use.
+type Store struct {
+	// db takes every write. On SQLite it is a pool of exactly one connection
+	// whose transactions begin IMMEDIATE: writers queue in Go instead of
+	// polling SQLite's file lock, so a busy writer never surfaces as
+	// SQLITE_BUSY and never waits out a busy-handler sleep.
+	db *gorm.DB
+	// rdb serves reads. On SQLite it is a separate pool of read-only
+	// connections, which WAL lets run beside the writer; on PostgreSQL (and
+	// for an in-memory SQLite database) it is db itself.
+	rdb     *gorm.DB
+	dialect string
+}
+
+// Open connects to the database at url without migrating it.
+//
+// A url starting with postgres:// or postgresql:// opens PostgreSQL. Anything
+// else is a SQLite file path, optionally prefixed with "sqlite:" or "file:"
+// and optionally followed by "?" and extra modernc.org/sqlite DSN parameters.
+func Open(ctx context.Context, url string) (*Store, error) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return openPostgres(ctx, url)
+	}
+	return openSQLite(ctx, url)
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+}
+
+func openPostgres(ctx context.Context, url string) (*Store, error) {
+	db, err := gorm.Open(postgres.Open(url), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(32)
+	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, rdb: db, dialect: dialectPostgres}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	return s, nil
+}
+
+// sqlitePath splits a SQLite url into the file path and any DSN parameters
+// the caller appended.
+func sqlitePath(raw string) (path, query string, err error) {
+	path = raw
+	for _, p := range []string{"sqlite://", "sqlite:", "file://", "file:"} {
+		if strings.HasPrefix(path, p) {
+			path = strings.TrimPrefix(path, p)
+			break
+		}
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path, query = path[:i], path[i+1:]
+		if _, err := url.ParseQuery(query); err != nil {
+			return "", "", fmt.Errorf("store: sqlite url %q: %w", raw, err)
+		}
+	}
+	if path == "" {
+		return "", "", fmt.Errorf("store: empty sqlite path in %q", raw)
+	}
+	return path, query, nil
+}
+
+func openSQLite(ctx context.Context, raw string) (*Store, error) {
+	path, extra, err := sqlitePath(raw)
+	if err != nil {
+		return nil, err
+	}
+	memory := path == ":memory:" || strings.Contains(extra, "mode=memory")
+	if !memory {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+	}
+
+	// busy_timeout still matters with a single writer connection: another
+	// process (kanri migrate, the sqlite3 shell) may hold the lock.
+	common := []string{
+		"_busy_timeout=10000",
+		"_timezone=UTC",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(1)",
+	}
+	dsn := func(params ...string) string {
+		q := strings.Join(append(append([]string{}, common...), params...), "&")
+		if extra != "" {
+			q += "&" + extra
+		}
+		return path + "?" + q
+	}
+
+	wdb, err := gorm.Open(sqlite.Open(dsn("_txlock=immediate")), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	w, err := wdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{db: wdb, rdb: wdb, dialect: dialectSQLite}
+	// The writer connects first so that a new file is in WAL mode before any
+	// reader (which cannot change the journal mode under query_only) opens it.
+	if err := w.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	if memory {
+		// Every connection to :memory: is its own database: one pool only.
+		return s, nil
+	}
+
+	rdb, err := gorm.Open(sqlite.Open(dsn("_pragma=query_only(1)")), gormConfig())
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	s.rdb = rdb
+	r, err := rdb.DB()
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	n := max(4, runtime.NumCPU())
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	closeDB := func(g *gorm.DB) {
+		if g == nil {
+			return
+		}
+		d, err := g.DB()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		errs = append(errs, d.Close())
+	}
+	closeDB(s.db)
+	if s.rdb != s.db {
+		closeDB(s.rdb)
+	}
+	return errors.Join(errs...)
+}
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+// Ping checks that the database answers, for /readyz.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, g := range []*gorm.DB{s.db, s.rdb} {
+		d, err := g.DB()
+		if err != nil {
+			return err
+		}
+		if err := d.PingContext(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write runs fn in one transaction on the writer.
+func (s *Store) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// query runs a read on the reader pool and hands the rows to scan.
+func query(ctx context.Context, db *gorm.DB, scan func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := db.WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// utc normalizes a time for storage: SQLite keeps times as text, and text
+// only compares correctly when every value has the same offset.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,244 @@
+// Package workflows holds one Temporal workflow per ITSM process. Each case
+// (INC-000042) is one workflow execution whose id is the case id; the workflow
+// owns the case's lifecycle, and every transition is projected into the
+// database by an activity before the caller hears of it.
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kanri-itsm/kanri/activities"
+	"github.com/kanri-itsm/kanri/policy"
+)
+
+// Names shared by every case workflow.
+const (
+	// TaskQueue is the default task queue of Kanri's workers.
+	TaskQueue = "kanri"
+	// UpdateAct applies one action ({"action": "resolve", ...}) and returns the
+	// record once the transition is in the database.
+	UpdateAct = "act"
+	// UpdateOpened waits until the opening of the case is in the database and
+	// returns the record; it is sent with the start (UpdateWithStart).
+	UpdateOpened = "opened"
+	// SignalAct carries an action from a channel that must never lose it
+	// (email, chat). It goes through the same checks as UpdateAct; a refused
+	// signal is recorded in the history rather than dropped silently.
+	SignalAct = "act"
+	// QueryRecord returns the record as the workflow holds it.
+	QueryRecord = "record"
+)
+
+// Error types carried by the ApplicationErrors that validators return; the
+// API maps them to 403, 409 and 422.
+const (
+	ErrForbidden = "Forbidden"
+	ErrConflict  = "Conflict"
+	ErrInvalid   = "Invalid"
+)
+
+func forbidden(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrForbidden, nil)
+}
+
+func conflict(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrConflict, nil)
+}
+
+func invalid(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrInvalid, nil)
+}
+
+// Actor is who asks for an action, as the edge (API, email, chat) resolved
+// them at the time of asking. Group membership travels with the request
+// because it may change while a case runs.
+type Actor struct {
+	ID     string   `json:"id"`
+	Roles  []string `json:"roles"`
+	Groups []string `json:"groups"`
+}
+
+// Has reports whether the actor holds one of the roles.
+func (a Actor) Has(roles ...string) bool {
+	for _, r := range roles {
+		if slices.Contains(a.Roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// InGroup reports whether the actor is a member of the group.
+func (a Actor) InGroup(g string) bool { return slices.Contains(a.Groups, g) }
+
+// System is the actor of transitions the workflow makes by itself (timers).
+var systemActor = Actor{ID: "system"}
+
+// Link relates a case to another case.
+type Link struct {
+	Kind     string `json:"kind"`
+	ID       string `json:"id"`
+	Relation string `json:"relation"`
+}
+
+// Approval is one decision on a case that needs approval.
+type Approval struct {
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+	Decision string    `json:"decision"` // "approved" or "rejected"
+	Comment  string    `json:"comment"`
+}
+
+// Action is the body of POST /{kind}/{id}/actions: the action's name and the
+// fields any action may carry. Each action reads the fields it needs.
+type Action struct {
+	Action       string `json:"action"`
+	Actor        Actor  `json:"actor"`
+	Assignee     string `json:"assignee,omitempty"`
+	Group        string `json:"group,omitempty"`
+	Body         string `json:"body,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Resolution   string `json:"resolution,omitempty"`
+	Impact       string `json:"impact,omitempty"`
+	Urgency      string `json:"urgency,omitempty"`
+	Manager      string `json:"manager,omitempty"`
+	Summary      string `json:"summary,omitempty"`
+	Improvements string `json:"improvements,omitempty"`
+	Comment      string `json:"comment,omitempty"`
+	Kind         string `json:"kind,omitempty"`
+	ID           string `json:"id,omitempty"`
+	Relation     string `json:"relation,omitempty"`
+	// Source names the channel the action came through (api, email, slack).
+	Source string `json:"source,omitempty"`
+}
+
+// clock measures an SLA in the working time of a calendar, from Start,
+// excluding the working time spent paused. Deadlines are derived values, so
+// pause, resume and reclassify only change the inputs and re-plan.
+type clock struct {
+	Start    time.Time     `json:"start"`
+	Paused   time.Duration `json:"paused"` // working time spent paused so far
+	PausedAt *time.Time    `json:"paused_at,omitempty"`
+}
+
+// due is the instant at which target working time will have passed.
+func (c clock) due(cal policy.Calendar, target time.Duration) time.Time {
+	return cal.Add(c.Start, target+c.Paused)
+}
+
+func (c *clock) pause(now time.Time) {
+	if c.PausedAt == nil {
+		c.PausedAt = &now
+	}
+}
+
+func (c *clock) resume(cal policy.Calendar, now time.Time) {
+	if c.PausedAt != nil {
+		c.Paused += cal.Elapsed(*c.PausedAt, now)
+		c.PausedAt = nil
+	}
+}
+
+func (c clock) paused() bool { return c.PausedAt != nil }
+
+// journal numbers the transitions of a case and projects each one, with the
+// record as it stands after it, through the Project local activity.
+type journal struct {
+	Seq int64
+}
+
+// Local activities: the projection is a short database write on the same
+// worker, which saves the round trip through the task queue that an ordinary
+// activity costs; it is retried until the database takes it.
+func projectOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		StartToCloseTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    100 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	})
+}
+
+// record appends one transition: it numbers it, and projects the case row,
+// the history entry and the notifications in one idempotent write.
+func (j *journal) record(ctx workflow.Context, row activities.CaseRow, entry activities.Entry, notes []activities.Note) error {
+	j.Seq++
+	row.Seq = j.Seq
+	entry.Seq = j.Seq
+	if entry.At.IsZero() {
+		entry.At = workflow.Now(ctx).UTC()
+	}
+	var a *activities.Activities
+	err := workflow.ExecuteLocalActivity(projectOptions(ctx), a.Project, activities.ProjectInput{
+		Case: row, Entry: entry, Notes: notes,
+	}).Get(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("project %s #%d: %w", row.ID, j.Seq, err)
+	}
+	return nil
+}
+
+// marshalRecord renders a record for the case row. encoding/json orders map
+// keys, so the bytes are the same on every replay.
+func marshalRecord(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Records are plain structs; this cannot fail short of a programming error.
+		panic(fmt.Sprintf("marshal record: %v", err))
+	}
+	return b
+}
+
+// detail builds a history entry's detail from key/value pairs, leaving out
+// empty strings so the history says only what the action carried.
+func detail(kv ...any) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		switch v := kv[i+1].(type) {
+		case string:
+			if v != "" {
+				m[k] = v
+			}
+		case nil:
+		default:
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// errClosed ends a workflow's loop.
+var errClosed = errors.New("case closed")
+
+// wake is a monotonically increasing revision: handlers bump it after each
+// transition, and the timer loop re-plans whenever it changes.
+type wake struct{ rev int }
+
+func (w *wake) bump() { w.rev++ }
+
+// sleepUntil blocks until the deadline passes (true) or the revision moves on
+// (false). A zero deadline waits for the revision alone.
+func (w *wake) sleepUntil(ctx workflow.Context, deadline time.Time) (bool, error) {
+	seen := w.rev
+	changed := func() bool { return w.rev != seen }
+	if deadline.IsZero() {
+		return false, workflow.Await(ctx, changed)
+	}
+	d := deadline.Sub(workflow.Now(ctx))
+	if d <= 0 {
+		return true, nil
+	}
+	ok, err := workflow.AwaitWithTimeout(ctx, d, changed)
+	return !ok, err
+}

@@ -1,0 +1,9 @@
+package workflows
+
+import "go.temporal.io/sdk/worker"
+
+// Register puts every case workflow on a worker or replayer.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflow(IncidentWorkflow)
+	r.RegisterWorkflow(RequestWorkflow)
+}
