@@ -1,0 +1,3 @@
+package api
+
+func openAPIDocument() []byte { return []byte(`{}`) }
