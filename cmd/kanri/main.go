@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/kanri-itsm/kanri/app"
 )
 
 const usage = `usage: kanri <command> [flags]
@@ -52,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kanri: unknown command %q\n\n%s", mode, usage)
 		return 2
 	}
-	opts, err := parseFlags(mode, args[1:], stderr)
+	opts, level, err := parseFlags(mode, args[1:], stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -60,67 +62,47 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kanri %s: %v\n", mode, err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts.Logger, opts.Stdout = logger, stdout
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := start(ctx, mode, opts, logger, stdout); err != nil {
+	if err := app.Run(ctx, opts); err != nil {
 		logger.Error("kanri stopped", "command", mode, "err", err)
 		return 1
 	}
 	return 0
 }
 
-// options are the flags of every command; each command uses its own subset.
-type options struct {
-	configPath   string
-	dataDir      string
-	httpAddr     string
-	temporalPort int
-
-	temporalAddress    string
-	temporalNamespace  string
-	temporalTLS        bool
-	temporalCA         string
-	temporalCert       string
-	temporalKey        string
-	temporalServerName string
-	taskQueue          string
-	databaseURL        string
-	workflowTasks      int
-	activities         int
-
-	logLevel slog.Level
-}
-
-func parseFlags(mode string, args []string, stderr io.Writer) (options, error) {
-	var o options
+func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog.Level, error) {
+	o := app.Options{Mode: mode}
+	var lvl slog.Level
 	fs := flag.NewFlagSet("kanri "+mode, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.configPath, "config", "", "YAML configuration file (env KANRI_CONFIG); none: built-in demo defaults")
-	fs.StringVar(&o.databaseURL, "database-url", "", "application database: postgres://... or a SQLite file path")
-	fs.StringVar(&o.taskQueue, "task-queue", "", "Temporal task queue (default kanri)")
+	fs.StringVar(&o.ConfigPath, "config", "", "YAML configuration file (env KANRI_CONFIG); none: built-in demo defaults")
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "application database: postgres://... or a SQLite file path")
+	fs.StringVar(&o.TaskQueue, "task-queue", "", "Temporal task queue (default kanri)")
 	var level string
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	switch mode {
 	case "dev":
-		fs.StringVar(&o.dataDir, "data-dir", "", "all state; restarting on the same directory resumes every case and timer (default ./.kanri)")
-		fs.StringVar(&o.httpAddr, "http", "", "API listen address (default 127.0.0.1:8080)")
-		fs.IntVar(&o.temporalPort, "temporal-port", 0, "the embedded Temporal frontend listens on 127.0.0.1:N (default 7233)")
+		fs.StringVar(&o.DataDir, "data-dir", "", "all state; restarting on the same directory resumes every case and timer (default ./.kanri)")
+		fs.StringVar(&o.HTTPAddr, "http", "", "API listen address (default 127.0.0.1:8080)")
+		fs.IntVar(&o.TemporalPort, "temporal-port", 0, "the embedded Temporal frontend listens on 127.0.0.1:N (default 7233)")
 	case "server", "worker":
 		if mode == "server" {
-			fs.StringVar(&o.httpAddr, "http", "", "API listen address (default 127.0.0.1:8080)")
+			fs.StringVar(&o.HTTPAddr, "http", "", "API listen address (default 127.0.0.1:8080)")
 		} else {
-			fs.StringVar(&o.httpAddr, "http", "", "health and metrics listen address (default 127.0.0.1:8081)")
+			fs.StringVar(&o.HTTPAddr, "http", "", "health and metrics listen address (default 127.0.0.1:8081)")
 		}
-		fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port (default 127.0.0.1:7233)")
-		fs.StringVar(&o.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default default)")
-		fs.BoolVar(&o.temporalTLS, "temporal-tls", false, "connect to Temporal over TLS")
-		fs.StringVar(&o.temporalCA, "temporal-tls-ca", "", "CA certificate (PEM) to trust for Temporal")
-		fs.StringVar(&o.temporalCert, "temporal-tls-cert", "", "client certificate (PEM) for mTLS")
-		fs.StringVar(&o.temporalKey, "temporal-tls-key", "", "client key (PEM) for mTLS")
-		fs.StringVar(&o.temporalServerName, "temporal-tls-server-name", "", "server name to verify")
-		fs.IntVar(&o.workflowTasks, "workflow-tasks", 0, "concurrent workflow tasks per worker (0: SDK default)")
-		fs.IntVar(&o.activities, "activities", 0, "concurrent activities per worker (0: SDK default)")
+		fs.StringVar(&o.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default 127.0.0.1:7233)")
+		fs.StringVar(&o.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default default)")
+		fs.BoolVar(&o.TemporalTLS, "temporal-tls", false, "connect to Temporal over TLS")
+		fs.StringVar(&o.TemporalCA, "temporal-tls-ca", "", "CA certificate (PEM) to trust for Temporal")
+		fs.StringVar(&o.TemporalCert, "temporal-tls-cert", "", "client certificate (PEM) for mTLS")
+		fs.StringVar(&o.TemporalKey, "temporal-tls-key", "", "client key (PEM) for mTLS")
+		fs.StringVar(&o.TemporalServerName, "temporal-tls-server-name", "", "server name to verify")
+		fs.IntVar(&o.WorkflowTasks, "workflow-tasks", 0, "concurrent workflow tasks per worker (0: SDK default)")
+		fs.IntVar(&o.Activities, "activities", 0, "concurrent activities per worker (0: SDK default)")
 	}
 	// The environment fills what the command line leaves unset.
 	fs.VisitAll(func(f *flag.Flag) {
@@ -130,13 +112,13 @@ func parseFlags(mode string, args []string, stderr io.Writer) (options, error) {
 		}
 	})
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, lvl, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return o, lvl, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
-		return o, fmt.Errorf("--log-level: %w", err)
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return o, lvl, fmt.Errorf("--log-level: %w", err)
 	}
-	return o, nil
+	return o, lvl, nil
 }

@@ -1,0 +1,363 @@
+// Package app wires Kanri's parts together for each command: the store, the
+// engine (embedded or a cluster), the workers and the HTTP API, started in
+// order and stopped in reverse.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/kanri-itsm/kanri/activities"
+	"github.com/kanri-itsm/kanri/api"
+	"github.com/kanri-itsm/kanri/cases"
+	"github.com/kanri-itsm/kanri/engine"
+	"github.com/kanri-itsm/kanri/metrics"
+	"github.com/kanri-itsm/kanri/policy"
+	"github.com/kanri-itsm/kanri/store"
+)
+
+// Modes of running.
+const (
+	ModeDev     = "dev"
+	ModeServer  = "server"
+	ModeWorker  = "worker"
+	ModeMigrate = "migrate"
+)
+
+// Options configure a run. Empty fields take the configuration file's
+// server section, then the defaults (see Settle).
+type Options struct {
+	Mode string
+	// Config is used as is when set; otherwise ConfigPath is loaded, and
+	// without a path the built-in demo configuration applies.
+	Config     *policy.Config
+	ConfigPath string
+
+	DataDir      string
+	HTTPAddr     string
+	TemporalPort int
+
+	TemporalAddress    string
+	TemporalNamespace  string
+	TemporalTLS        bool
+	TemporalCA         string
+	TemporalCert       string
+	TemporalKey        string
+	TemporalServerName string
+	TaskQueue          string
+	DatabaseURL        string
+	WorkflowTasks      int
+	Activities         int
+
+	Logger *slog.Logger
+	// Stdout receives the ready message for a person; nil prints nothing.
+	Stdout io.Writer
+}
+
+// Settle fills what the flags and the environment left unset from the
+// configuration file's server section, then from the defaults.
+func (o *Options) Settle(cfg *policy.Config) {
+	s := cfg.Server
+	first := func(vals ...string) string {
+		for _, v := range vals {
+			if v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	o.DataDir = first(o.DataDir, s.DataDir, "./.kanri")
+	defaultHTTP := "127.0.0.1:8080"
+	if o.Mode == ModeWorker {
+		defaultHTTP = "127.0.0.1:8081"
+	}
+	o.HTTPAddr = first(o.HTTPAddr, s.HTTP, defaultHTTP)
+	if o.TemporalPort == 0 {
+		o.TemporalPort = s.TemporalPort
+	}
+	if o.TemporalPort == 0 {
+		o.TemporalPort = 7233
+	}
+	o.TemporalAddress = first(o.TemporalAddress, s.TemporalAddress, "127.0.0.1:7233")
+	o.TemporalNamespace = first(o.TemporalNamespace, s.TemporalNamespace, "default")
+	o.TaskQueue = first(o.TaskQueue, s.TaskQueue, "kanri")
+	if o.Mode == ModeDev {
+		o.DatabaseURL = first(o.DatabaseURL, s.DatabaseURL, filepath.Join(o.DataDir, "kanri.db"))
+	} else {
+		o.DatabaseURL = first(o.DatabaseURL, s.DatabaseURL)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// App is a running Kanri process.
+type App struct {
+	opts     Options
+	cfg      *policy.Config
+	log      *slog.Logger
+	store    *store.Store
+	embedded *engine.Embedded
+	temporal client.Client
+	worker   worker.Worker
+	workerUp atomic.Bool
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+	ready    time.Duration
+	closing  sync.Once
+}
+
+// Start brings the parts up in order: database (migrated and seeded), the
+// engine, the workers, then the HTTP server. On error it closes what it
+// started.
+func Start(ctx context.Context, o Options) (a *App, err error) {
+	began := time.Now()
+	cfg := o.Config
+	if cfg == nil {
+		if o.ConfigPath == "" {
+			cfg = policy.Default()
+		} else if cfg, err = policy.Load(o.ConfigPath); err != nil {
+			return nil, err
+		}
+	}
+	o.Settle(cfg)
+	if o.DatabaseURL == "" {
+		return nil, errors.New("--database-url is required (postgres://...)")
+	}
+	a = &App{opts: o, cfg: cfg, log: o.Logger, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+
+	if a.store, err = store.Open(ctx, o.DatabaseURL); err != nil {
+		return a, err
+	}
+	if o.Mode != ModeWorker {
+		if err = a.store.Migrate(ctx); err != nil {
+			return a, err
+		}
+		if err = seed(ctx, a.store, cfg); err != nil {
+			return a, err
+		}
+	}
+
+	address := o.TemporalAddress
+	if o.Mode == ModeDev {
+		a.embedded, err = engine.StartEmbedded(ctx, engine.EmbeddedOptions{
+			DataDir: o.DataDir, Port: o.TemporalPort, Namespace: o.TemporalNamespace, Logger: a.log,
+		})
+		if err != nil {
+			return a, err
+		}
+		address = a.embedded.Address()
+	}
+	a.temporal, err = engine.Dial(engine.ClientOptions{
+		Address: address, Namespace: o.TemporalNamespace, TLS: o.TemporalTLS, CAFile: o.TemporalCA,
+		CertFile: o.TemporalCert, KeyFile: o.TemporalKey, ServerName: o.TemporalServerName, Logger: a.log,
+	})
+	if err != nil {
+		return a, err
+	}
+
+	m := metrics.New()
+	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, Observer: m}, engine.WorkerOptions{
+		TaskQueue: o.TaskQueue, MaxConcurrentWorkflowTasks: o.WorkflowTasks, MaxConcurrentActivities: o.Activities,
+	})
+	if err = a.worker.Start(); err != nil {
+		a.worker = nil
+		return a, fmt.Errorf("start worker: %w", err)
+	}
+	a.workerUp.Store(true)
+
+	apiOpts := api.Options{Metrics: m, Logger: a.log, Ready: a.checkReady}
+	if o.Mode != ModeWorker {
+		apiOpts.Cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
+		apiOpts.Directory = a.store
+		apiOpts.MaxBodyBytes = cfg.Server.MaxBodyBytes
+	}
+	if a.listener, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+		return a, fmt.Errorf("listen on %s: %w", o.HTTPAddr, err)
+	}
+	a.http = &http.Server{
+		Handler:           api.New(apiOpts),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	go func() { a.served <- a.http.Serve(a.listener) }()
+	a.ready = time.Since(began)
+	a.announce(address)
+	a.log.Info("kanri ready", "command", o.Mode, "http", a.Addr(), "temporal", address,
+		"database", a.store.Dialect(), "took", a.ready.Round(time.Millisecond))
+	return a, nil
+}
+
+// checkReady is /readyz: the database answers, the engine answers, and the
+// workers run.
+func (a *App) checkReady(ctx context.Context) error {
+	if !a.workerUp.Load() {
+		return errors.New("workers stopped")
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if _, err := a.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	return nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Store is the application database.
+func (a *App) Store() *store.Store { return a.store }
+
+// Temporal is the engine client.
+func (a *App) Temporal() client.Client { return a.temporal }
+
+// Served reports the HTTP server's end.
+func (a *App) Served() <-chan error { return a.served }
+
+// Close stops the parts in reverse: HTTP (letting requests in flight
+// finish), the workers, the engine client, the engine, the database. It
+// may be called more than once.
+func (a *App) Close() { a.closing.Do(a.close) }
+
+func (a *App) close() {
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if err := a.http.Shutdown(ctx); err != nil {
+			a.log.Warn("http shutdown", "err", err)
+		}
+		cancel()
+	} else if a.listener != nil {
+		a.listener.Close()
+	}
+	if a.worker != nil {
+		a.workerUp.Store(false)
+		a.worker.Stop()
+	}
+	if a.temporal != nil {
+		a.temporal.Close()
+	}
+	if a.embedded != nil {
+		if err := a.embedded.Stop(); err != nil {
+			a.log.Warn("engine stop", "err", err)
+		}
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Warn("database close", "err", err)
+		}
+	}
+}
+
+// Run starts the app and serves until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if o.Mode == ModeMigrate {
+		return Migrate(ctx, o)
+	}
+	a, err := Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+		return nil
+	case err := <-a.served:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// Migrate applies the database migrations.
+func Migrate(ctx context.Context, o Options) error {
+	cfg := o.Config
+	if cfg == nil {
+		var err error
+		if o.ConfigPath == "" {
+			cfg = policy.Default()
+		} else if cfg, err = policy.Load(o.ConfigPath); err != nil {
+			return err
+		}
+	}
+	o.Settle(cfg)
+	if o.DatabaseURL == "" {
+		return errors.New("--database-url is required")
+	}
+	db, err := store.Open(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	o.Logger.Info("migrations applied", "database", db.Dialect())
+	return nil
+}
+
+// seed writes the users, groups and services of the configuration into the
+// directory tables; tokens are stored hashed.
+func seed(ctx context.Context, db *store.Store, cfg *policy.Config) error {
+	users := make([]store.SeedUser, 0, len(cfg.Users))
+	for _, u := range cfg.Users {
+		users = append(users, store.SeedUser{
+			User:  store.User{ID: u.ID, Name: u.Name, Email: u.Email, SlackID: u.SlackID, Roles: u.Roles, Active: true},
+			Token: u.Token,
+		})
+	}
+	groups := make([]store.Group, 0, len(cfg.Groups))
+	for _, g := range cfg.Groups {
+		groups = append(groups, store.Group{ID: g.ID, Name: g.Name, Manager: g.Manager, Members: g.Members, Active: true})
+	}
+	services := make([]store.Service, 0, len(cfg.Services))
+	for _, s := range cfg.Services {
+		services = append(services, store.Service{ID: s.ID, Name: s.Name, Owner: s.Owner, Active: true})
+	}
+	if err := db.SeedDirectory(ctx, users, groups, services); err != nil {
+		return fmt.Errorf("seed the directory from the configuration: %w", err)
+	}
+	return nil
+}
+
+// announce tells the person who started Kanri where it is and how to talk
+// to it.
+func (a *App) announce(temporal string) {
+	w := a.opts.Stdout
+	if w == nil {
+		return
+	}
+	took := a.ready.Round(time.Millisecond)
+	if a.opts.Mode == ModeWorker {
+		fmt.Fprintf(w, "kanri worker is ready in %s: health and metrics on http://%s\n", took, a.Addr())
+		return
+	}
+	fmt.Fprintf(w, "Kanri is ready in %s.\n  API:      http://%s/api/v1\n  Temporal: %s\n", took, a.Addr(), temporal)
+	if a.opts.Mode != ModeDev {
+		return
+	}
+	for _, u := range a.cfg.Users {
+		if u.Token != "" {
+			fmt.Fprintf(w, "  Try:      curl -H 'Authorization: Bearer %s' http://%s/api/v1/incidents   (user %s)\n", u.Token, a.Addr(), u.ID)
+			return
+		}
+	}
+}
