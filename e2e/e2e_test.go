@@ -157,7 +157,7 @@ func testEscalation(t *testing.T, k *kanri) {
 		t.Fatalf("after the response breach: group %v, sla %v", rec["group"], rec["sla"])
 	}
 	k.act("incidents", id, "bob-token", map[string]any{"action": "start"})
-	rec = k.eventually("incidents", id, 10*time.Second, "early warning", func(r map[string]any) bool {
+	k.eventually("incidents", id, 10*time.Second, "early warning", func(r map[string]any) bool {
 		return r["sla"].(map[string]any)["warned"] == true
 	})
 	rec = k.eventually("incidents", id, 15*time.Second, "resolution breach", func(r map[string]any) bool {

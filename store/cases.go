@@ -246,7 +246,7 @@ type ListQuery struct {
 	Major    *bool
 	Breached *bool
 	RaisedBy string // created_by = RaisedBy OR caller = RaisedBy
-	Limit    int    // 1..200, default 50
+	Limit    int    // 1..200, default 50; larger is capped at 200
 	Cursor   string // from a previous NextCursor
 }
 
@@ -302,6 +302,7 @@ func (s *Store) ListCases(ctx context.Context, q ListQuery) (items []Case, nextC
 	}
 
 	sqlText, args := listSQL(q, after, limit)
+	items = []Case{}
 	err = query(ctx, s.rdb, func(r *sql.Rows) error {
 		c, err := scanCase(r)
 		items = append(items, c)
@@ -477,7 +478,7 @@ func (s *Store) CountCases(ctx context.Context, kind string, statuses ...string)
 
 // History returns the entries of a case, oldest first.
 func (s *Store) History(ctx context.Context, caseID string) ([]HistoryEntry, error) {
-	var out []HistoryEntry
+	out := []HistoryEntry{}
 	err := query(ctx, s.rdb, func(r *sql.Rows) error {
 		var e HistoryEntry
 		if err := r.Scan(&e.CaseID, &e.Seq, &e.At, &e.Actor, &e.Action, &e.From, &e.To, &e.Detail); err != nil {
@@ -512,7 +513,7 @@ func scanNotification(r *sql.Rows) (Notification, error) {
 }
 
 func (s *Store) notifications(ctx context.Context, q string, args ...any) ([]Notification, error) {
-	var out []Notification
+	out := []Notification{}
 	err := query(ctx, s.rdb, func(r *sql.Rows) error {
 		n, err := scanNotification(r)
 		out = append(out, n)

@@ -313,6 +313,42 @@ func TestProjectConcurrent(t *testing.T) {
 	})
 }
 
+// Two processes on one SQLite file (kanri dev and kanri migrate, or a
+// second dev instance by mistake) each have their own writer connection:
+// BEGIN IMMEDIATE and the busy timeout make them take turns, not fail.
+func TestProjectTwoStoresOneSQLiteFile(t *testing.T) {
+	t.Parallel()
+	a := openTestSQLite(t)
+	u, _ := testURLs.Load(a)
+	b := openURL(t, u.(string))
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for w := range 8 {
+		s := []*Store{a, b}[w%2]
+		wg.Go(func() {
+			for range 25 {
+				id, num, err := s.NextID(ctx, "incidents", "INC")
+				if err == nil {
+					err = s.Project(ctx, Projection{Case: testCase(id, num, 1), Entry: entry(id, 1, "open", "", "logged")})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n, _ := a.CountCases(ctx, "incidents"); n != 200 {
+		t.Errorf("%d cases, want 200", n)
+	}
+}
+
 func TestNotificationOutbox(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, s *Store) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,6 +71,36 @@ func TestMigrateRefusesUnknownVersion(t *testing.T) {
 			t.Errorf("error %q does not explain the refusal", err)
 		}
 	})
+}
+
+// Servers and workers start together and all migrate: on a fresh database,
+// concurrent Migrate calls apply each migration once and all succeed.
+func TestMigrateConcurrentOnFreshDatabase(t *testing.T) {
+	t.Parallel()
+	for name, newURL := range map[string]func(testing.TB) string{"sqlite": newSQLiteURL, "postgres": newPostgresURL} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			u := newURL(t)
+			stores := make([]*Store, 4)
+			for i := range stores {
+				stores[i] = openURL(t, u)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, len(stores))
+			for i, s := range stores {
+				wg.Go(func() { errs[i] = s.Migrate(ctxT(t)) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("migrate %d: %v", i, err)
+				}
+			}
+			if rows := applied(t, stores[0]); len(rows) != len(migrations) {
+				t.Errorf("%d schema_migrations rows, want %d", len(rows), len(migrations))
+			}
+		})
+	}
 }
 
 func TestMigrationsOrdered(t *testing.T) {

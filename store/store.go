@@ -54,7 +54,10 @@ type Store struct {
 //
 // A url starting with postgres:// or postgresql:// opens PostgreSQL. Anything
 // else is a SQLite file path, optionally prefixed with "sqlite:" or "file:"
-// and optionally followed by "?" and extra modernc.org/sqlite DSN parameters.
+// and optionally followed by "?" and extra underscore parameters of
+// modernc.org/sqlite (SQLite's own URI parameters such as mode= do not
+// apply: the path is opened as a plain file name). Missing parent
+// directories are created.
 func Open(ctx context.Context, url string) (*Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		return openPostgres(ctx, url)
@@ -117,7 +120,7 @@ func openSQLite(ctx context.Context, raw string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	memory := path == ":memory:" || strings.Contains(extra, "mode=memory")
+	memory := path == ":memory:"
 	if !memory {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -143,7 +146,7 @@ func openSQLite(ctx context.Context, raw string) (*Store, error) {
 		return path + "?" + q
 	}
 
-	wdb, err := gorm.Open(sqlite.Open(dsn("_txlock=immediate")), gormConfig())
+	wdb, err := gorm.Open(sqlite.Open(dsn("_txlock=immediate", "_pragma=analysis_limit(1000)")), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
@@ -156,11 +159,20 @@ func openSQLite(ctx context.Context, raw string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{db: wdb, rdb: wdb, dialect: dialectSQLite}
-	// The writer connects first so that a new file is in WAL mode before any
-	// reader (which cannot change the journal mode under query_only) opens it.
+	// The writer connects first, so that a new file is already in WAL mode
+	// when the read-only pool opens it.
 	if err := w.PingContext(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	// Without statistics SQLite picks among equally plausible indexes by
+	// their order in the schema: at 100,000 cases a list filtered five ways
+	// took 42 ms a page, against 13 ms with statistics (bench_test.go). optimize=0x10002 analyzes the tables whose statistics
+	// are missing or stale, sampling at most analysis_limit rows per index.
+	// PostgreSQL's autovacuum keeps its own statistics.
+	if err := wdb.WithContext(ctx).Exec(`PRAGMA optimize=0x10002`).Error; err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: optimize: %w", path, err)
 	}
 	if memory {
 		// Every connection to :memory: is its own database: one pool only.
@@ -201,6 +213,11 @@ func (s *Store) Close() error {
 			return
 		}
 		errs = append(errs, d.Close())
+	}
+	if s.dialect == dialectSQLite && s.db != nil {
+		// Refresh the planner's statistics for the next start; cheap when
+		// nothing changed much.
+		_ = s.db.Exec(`PRAGMA optimize`).Error
 	}
 	closeDB(s.db)
 	if s.rdb != s.db {

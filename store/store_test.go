@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,12 +38,17 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, s *Store)) {
 	})
 }
 
-func openTestSQLite(t testing.TB) *Store {
-	t.Helper()
-	return openMigrated(t, filepath.Join(t.TempDir(), "kanri.db"))
-}
+func openTestSQLite(t testing.TB) *Store { return openMigrated(t, newSQLiteURL(t)) }
 
-func openTestPostgres(t testing.TB) *Store {
+func openTestPostgres(t testing.TB) *Store { return openMigrated(t, newPostgresURL(t)) }
+
+// newSQLiteURL names a SQLite file that does not exist yet.
+func newSQLiteURL(t testing.TB) string { return filepath.Join(t.TempDir(), "kanri.db") }
+
+// newPostgresURL creates an empty database kanri_t_<random> for the test and
+// drops it afterwards. It skips the test when KANRI_TEST_POSTGRES_URL is
+// unset, and fails it instead when CI is "true".
+func newPostgresURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(postgresEnv)
 	if admin == "" {
@@ -79,7 +85,7 @@ func openTestPostgres(t testing.TB) *Store {
 		}
 	})
 	u.Path = "/" + name
-	return openMigrated(t, u.String())
+	return u.String()
 }
 
 func openMigrated(t testing.TB, url string) *Store {
@@ -103,7 +109,7 @@ func openURL(t testing.TB, url string) *Store {
 }
 
 // reopen closes s and opens its database again.
-func reopen(t *testing.T, s *Store) *Store {
+func reopen(t testing.TB, s *Store) *Store {
 	t.Helper()
 	u, ok := testURLs.Load(s)
 	if !ok {
@@ -153,6 +159,16 @@ func TestOpenSQLiteSettings(t *testing.T) {
 				}
 			}
 		}
+	}
+	mem := openURL(t, ":memory:")
+	if err := mem.Migrate(context.Background()); err != nil {
+		t.Fatalf(":memory: migrate: %v", err)
+	}
+	if id, _, err := mem.NextID(context.Background(), "incidents", "INC"); err != nil || id != "INC-000001" {
+		t.Errorf(":memory: NextID %q %v", id, err)
+	}
+	if _, err := mem.GetCase(context.Background(), "INC-000001"); !errors.Is(err, ErrNotFound) {
+		t.Errorf(":memory: reads do not see the migrated schema: %v", err)
 	}
 	if _, err := Open(context.Background(), "sqlite:"); err == nil {
 		t.Error("empty sqlite path: no error")

@@ -6,7 +6,6 @@ package workflows
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -217,9 +216,6 @@ func detail(kv ...any) map[string]any {
 	}
 	return m
 }
-
-// errClosed ends a workflow's loop.
-var errClosed = errors.New("case closed")
 
 // wake is a monotonically increasing revision: handlers bump it after each
 // transition, and the timer loop re-plans whenever it changes.
