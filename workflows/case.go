@@ -217,6 +217,33 @@ func detail(kv ...any) map[string]any {
 	return m
 }
 
+// runTimers is a case's main loop: it sleeps until the nearest deadline of
+// the current plan, or until a transition changes the plan, and fires the
+// deadline that is due. The plan is read again after waking, because a
+// transition may have changed it while its projection was in flight (the
+// revision moves only once the projection is written): a deadline that is
+// no longer due, or no longer planned, does not fire.
+func runTimers(ctx workflow.Context, w *wake, done func() bool, plan func() (time.Time, func(workflow.Context) error)) error {
+	for !done() {
+		next, _ := plan()
+		due, err := w.sleepUntil(ctx, next)
+		if err != nil {
+			return err
+		}
+		if !due {
+			continue
+		}
+		next, fire := plan()
+		if next.IsZero() || next.After(workflow.Now(ctx)) {
+			continue
+		}
+		if err := fire(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // wake is a monotonically increasing revision: handlers bump it after each
 // transition, and the timer loop re-plans whenever it changes.
 type wake struct{ rev int }

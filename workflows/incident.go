@@ -165,17 +165,8 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 		}
 	})
 
-	for w.rec.Status != StatusClosed {
-		next, fire := w.nextTimer()
-		due, err := w.wake.sleepUntil(ctx, next)
-		if err != nil {
-			return err
-		}
-		if due {
-			if err := fire(ctx); err != nil {
-				return err
-			}
-		}
+	if err := runTimers(ctx, &w.wake, func() bool { return w.rec.Status == StatusClosed }, w.nextTimer); err != nil {
+		return err
 	}
 	// Let in-flight updates answer before the run ends.
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
@@ -231,7 +222,10 @@ func (w *incident) nextTimer() (time.Time, func(workflow.Context) error) {
 			cs = append(cs, candidate{w.rec.ResolvedAt.Add(w.pol.AutoCloseAfter), w.autoClose})
 		}
 	} else if w.open() && !w.clock.paused() {
-		if w.rec.SLA.RespondedAt == nil && w.functionalSteps < len(w.pol.Functional) {
+		// The response clock records its breach once, and escalates one group
+		// per response target while the functional path goes on.
+		responseOwed := !slices.Contains(w.rec.SLA.Breached, "response") || w.nextGroup() != ""
+		if w.rec.SLA.RespondedAt == nil && responseOwed {
 			cs = append(cs, candidate{w.nextResponseEscalation(), w.responseBreach})
 		}
 		if !w.rec.SLA.Warned {

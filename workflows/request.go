@@ -162,17 +162,11 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 		}
 	})
 
-	for w.rec.Status != ReqClosed && w.rec.Status != ReqRejected && w.rec.Status != ReqCancelled {
-		next, fire := w.nextTimer()
-		due, err := w.wake.sleepUntil(ctx, next)
-		if err != nil {
-			return err
-		}
-		if due {
-			if err := fire(ctx); err != nil {
-				return err
-			}
-		}
+	ended := func() bool {
+		return w.rec.Status == ReqClosed || w.rec.Status == ReqRejected || w.rec.Status == ReqCancelled
+	}
+	if err := runTimers(ctx, &w.wake, ended, w.nextTimer); err != nil {
+		return err
 	}
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
@@ -272,7 +266,10 @@ func (w *request) validate(a Action) error {
 	raised := who.ID == r.Caller || who.ID == r.CreatedBy
 	switch a.Action {
 	case "approve", "reject":
-		if r.Approval == nil || !who.InGroup(r.Approval.Group) {
+		if r.Approval == nil {
+			return conflict("%s needs no approval: %s is pre-approved", r.ID, r.ItemName)
+		}
+		if !who.InGroup(r.Approval.Group) {
 			return forbidden("%s is not in the approving group of %s", who.ID, r.ID)
 		}
 		if raised {
