@@ -28,6 +28,7 @@ func TestKanri(t *testing.T) {
 			t.Run("concurrent opens get distinct ids", func(t *testing.T) { testConcurrentOpen(t, k) })
 			t.Run("list filters and pages", func(t *testing.T) { testList(t, k) })
 			t.Run("service request with approval", func(t *testing.T) { testRequest(t, k) })
+			t.Run("health, readiness and metrics", func(t *testing.T) { testOperations(t, k) })
 			t.Run("restart resumes cases and timers", func(t *testing.T) { testRestart(t, k) })
 		})
 	}
@@ -374,5 +375,27 @@ func testRestart(t *testing.T, k *kanri) {
 	next := newIncident(t, k, "alice-token", "After restart", "low", "low")["id"].(string)
 	if next <= timed {
 		t.Fatalf("id after restart %s is not after %s", next, timed)
+	}
+}
+
+func testOperations(t *testing.T, k *kanri) {
+	for _, path := range []string{"/healthz", "/readyz", "/api/v1/openapi.json"} {
+		if r := k.do("GET", path, "", nil); r.Status != 200 {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+		}
+	}
+	r := k.do("GET", "/metrics", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("/metrics: %d", r.Status)
+	}
+	// The earlier subtests opened incidents and breached SLAs.
+	for _, want := range []string{
+		`kanri_cases_opened_total{kind="incidents"}`, `kanri_sla_breaches_total{kind="incidents"}`,
+		`kanri_sla_warnings_total{kind="incidents"}`, `kanri_transitions_total{action="resolve",kind="incidents"}`,
+		`kanri_http_requests_total{method="POST",route="/api/v1/incidents",status="201"}`,
+	} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
