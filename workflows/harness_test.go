@@ -96,7 +96,6 @@ func requestPolicy(t testing.TB, item string) policy.RequestPolicy {
 // Actors as the API resolves them.
 var (
 	alice = workflows.Actor{ID: "alice", Roles: []string{policy.RoleAgent}, Groups: []string{"service-desk"}}
-	bob   = workflows.Actor{ID: "bob", Roles: []string{policy.RoleAgent}, Groups: []string{"second-line"}}
 	carl  = workflows.Actor{ID: "carl", Roles: []string{policy.RoleAgent}, Groups: []string{"third-line"}}
 	mona  = workflows.Actor{ID: "mona", Roles: []string{policy.RoleAgent}, Groups: []string{"service-desk", "managers"}}
 	mark  = workflows.Actor{ID: "mark", Roles: []string{policy.RoleRequester}, Groups: []string{"managers"}}
