@@ -69,6 +69,10 @@ func New(o Options) http.Handler {
 	}
 	r.GET("/api/v1/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument()) })
 
+	if o.Cases == nil {
+		// kanri worker: health, readiness and metrics only.
+		return r
+	}
 	v1 := r.Group("/api/v1", s.authenticate)
 	for _, k := range cases.Kinds() {
 		k := k

@@ -136,7 +136,7 @@ func compareOperations(routes, documented map[string]bool) (undocumented, unrout
 // so that /metrics is routed, as it is in every running process.
 func newEngine(t *testing.T) *gin.Engine {
 	t.Helper()
-	h := New(Options{Metrics: metrics.New()})
+	h := New(Options{Metrics: metrics.New(), Cases: &cases.Service{}})
 	e, ok := h.(*gin.Engine)
 	if !ok {
 		t.Fatalf("New returns %T; this test reads the routes of a *gin.Engine", h)

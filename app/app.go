@@ -225,6 +225,15 @@ func (a *App) checkReady(ctx context.Context) error {
 // Addr is the address the HTTP server listens on.
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
+// TemporalAddress is the frontend the app's client dials (the embedded
+// one in dev mode).
+func (a *App) TemporalAddress() string {
+	if a.embedded != nil {
+		return a.embedded.Address()
+	}
+	return a.opts.TemporalAddress
+}
+
 // Store is the application database.
 func (a *App) Store() *store.Store { return a.store }
 

@@ -67,7 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := app.Run(ctx, opts); err != nil {
-		logger.Error("kanri stopped", "command", mode, "err", err)
+		// Plain text, not a log line: a configuration error lists one
+		// problem per line, and a person reads it.
+		fmt.Fprintf(stderr, "kanri %s: %v\n", mode, err)
 		return 1
 	}
 	return 0
