@@ -118,6 +118,58 @@ type Action struct {
 	Source string `json:"source,omitempty"`
 }
 
+// process is what the shared plumbing needs of a case workflow.
+type process[R any] struct {
+	record   func() R
+	opened   func() bool
+	validate func(Action) error
+	apply    func(workflow.Context, Action) error
+	// refuse records an action that arrived by signal and failed validation.
+	refuse func(workflow.Context, Action, error)
+}
+
+// registerHandlers installs what every case answers before it opens: the
+// record query, the opened update (which waits for the opening to be
+// projected) and the act update with its validator.
+func registerHandlers[R any](ctx workflow.Context, p process[R]) error {
+	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (R, error) { return p.record(), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateOpened, func(ctx workflow.Context) (R, error) {
+		err := workflow.Await(ctx, p.opened)
+		return p.record(), err
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateAct,
+		func(ctx workflow.Context, a Action) (R, error) {
+			if err := p.apply(ctx, a); err != nil {
+				var zero R
+				return zero, err
+			}
+			return p.record(), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, a Action) error { return p.validate(a) }},
+	)
+}
+
+// receiveSignals applies actions that arrive by signal, with the same
+// checks as an update; a refusal is recorded, not dropped.
+func receiveSignals[R any](ctx workflow.Context, p process[R]) {
+	signals := workflow.GetSignalChannel(ctx, SignalAct)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var a Action
+			signals.Receive(ctx, &a)
+			if err := p.validate(a); err != nil {
+				p.refuse(ctx, a, err)
+				continue
+			}
+			_ = p.apply(ctx, a)
+		}
+	})
+}
+
 // clock measures an SLA in the working time of a calendar, from Start,
 // excluding the working time spent paused. Deadlines are derived values, so
 // pause, resume and reclassify only change the inputs and re-plan.

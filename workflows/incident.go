@@ -130,24 +130,14 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 	}
 	w.plan()
 
-	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (Incident, error) { return w.rec, nil }); err != nil {
-		return err
+	proc := process[Incident]{
+		record:   func() Incident { return w.rec },
+		opened:   func() bool { return w.opened },
+		validate: w.validate,
+		apply:    w.apply,
+		refuse:   w.refuse,
 	}
-	if err := workflow.SetUpdateHandler(ctx, UpdateOpened, func(ctx workflow.Context) (Incident, error) {
-		err := workflow.Await(ctx, func() bool { return w.opened })
-		return w.rec, err
-	}); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAct,
-		func(ctx workflow.Context, a Action) (Incident, error) {
-			if err := w.apply(ctx, a); err != nil {
-				return Incident{}, err
-			}
-			return w.rec, nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, a Action) error { return w.validate(a) }},
-	); err != nil {
+	if err := registerHandlers(ctx, proc); err != nil {
 		return err
 	}
 
@@ -156,14 +146,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 	}
 	w.opened = true
 
-	signals := workflow.GetSignalChannel(ctx, SignalAct)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var a Action
-			signals.Receive(ctx, &a)
-			w.applySignal(ctx, a)
-		}
-	})
+	receiveSignals(ctx, proc)
 
 	if err := runTimers(ctx, &w.wake, func() bool { return w.rec.Status == StatusClosed }, w.nextTimer); err != nil {
 		return err
@@ -556,14 +539,10 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, notes)
 }
 
-// applySignal handles an action that arrived by signal: it is checked like
-// an update, and a refusal is recorded so that nothing sent is lost unseen.
-func (w *incident) applySignal(ctx workflow.Context, a Action) {
-	if err := w.validate(a); err != nil {
-		_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-		return
-	}
-	_ = w.apply(ctx, a)
+// refuse records an action that arrived by signal and failed its checks, so
+// that nothing sent by email or chat is lost unseen.
+func (w *incident) refuse(ctx workflow.Context, a Action, err error) {
+	_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
 }
 
 func (w *incident) escalateFunctionally(d map[string]any, notes *[]activities.Note) {

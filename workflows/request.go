@@ -118,24 +118,16 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 	}
 	w.plan()
 
-	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (Request, error) { return w.rec, nil }); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandler(ctx, UpdateOpened, func(ctx workflow.Context) (Request, error) {
-		err := workflow.Await(ctx, func() bool { return w.opened })
-		return w.rec, err
-	}); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAct,
-		func(ctx workflow.Context, a Action) (Request, error) {
-			if err := w.apply(ctx, a); err != nil {
-				return Request{}, err
-			}
-			return w.rec, nil
+	proc := process[Request]{
+		record:   func() Request { return w.rec },
+		opened:   func() bool { return w.opened },
+		validate: w.validate,
+		apply:    w.apply,
+		refuse: func(ctx workflow.Context, a Action, err error) {
+			_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, a Action) error { return w.validate(a) }},
-	); err != nil {
+	}
+	if err := registerHandlers(ctx, proc); err != nil {
 		return err
 	}
 
@@ -149,18 +141,7 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 	}
 	w.opened = true
 
-	signals := workflow.GetSignalChannel(ctx, SignalAct)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var a Action
-			signals.Receive(ctx, &a)
-			if err := w.validate(a); err != nil {
-				_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-				continue
-			}
-			_ = w.apply(ctx, a)
-		}
-	})
+	receiveSignals(ctx, proc)
 
 	ended := func() bool {
 		return w.rec.Status == ReqClosed || w.rec.Status == ReqRejected || w.rec.Status == ReqCancelled
