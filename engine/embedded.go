@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/server/common/authorization"
@@ -39,15 +40,19 @@ type EmbeddedOptions struct {
 
 // Embedded is a running in-process Temporal server.
 type Embedded struct {
-	server  temporal.Server
-	address string
+	server   temporal.Server
+	address  string
+	stopping *atomic.Bool
 }
 
 // Address is the frontend's host:port.
 func (e *Embedded) Address() string { return e.address }
 
 // Stop shuts the server down.
-func (e *Embedded) Stop() error { return e.server.Stop() }
+func (e *Embedded) Stop() error {
+	e.stopping.Store(true)
+	return e.server.Stop()
+}
 
 // StartEmbedded starts a single-node Temporal server on SQLite with the WAL
 // journal, registers the namespace and returns once the frontend accepts
@@ -93,8 +98,8 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		return nil, fmt.Errorf("engine: register namespace %q: %w", opts.Namespace, err)
 	}
 
-	ports := make([]int, 0, 7)
-	for range 7 {
+	ports := make([]int, 0, 8)
+	for range 8 {
 		p, err := freePort(host)
 		if err != nil {
 			return nil, err
@@ -105,6 +110,10 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	svc := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: host}}
 	}
+	// The frontend's HTTP API (and Nexus) on a free port, as the CLI's dev
+	// server does.
+	frontendService := svc(opts.Port, ports[0])
+	frontendService.RPC.HTTPPort = ports[7]
 	conf := &config.Config{
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host},
@@ -126,7 +135,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
 		Services: map[string]config.Service{
-			"frontend": svc(opts.Port, ports[0]),
+			"frontend": frontendService,
 			"history":  svc(ports[1], ports[2]),
 			"matching": svc(ports[3], ports[4]),
 			"worker":   svc(ports[5], ports[6]),
@@ -151,6 +160,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		dynamicconfig.FrontendPersistenceMaxQPS.Key():                    10000,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key():                     45000,
 	}
+	stopping := new(atomic.Bool)
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
@@ -160,7 +170,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 			primitives.MatchingService: hostOf(ports[3]),
 			primitives.WorkerService:   hostOf(ports[5]),
 		}),
-		temporal.WithLogger(newServerLogger(opts.Logger)),
+		temporal.WithLogger(newServerLogger(opts.Logger, stopping)),
 		temporal.WithAuthorizer(authorization.NewNoopAuthorizer()),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return authorization.NewNoopClaimMapper() }),
 		temporal.WithDynamicConfigClient(dyn),
@@ -171,7 +181,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("engine: start server: %w", err)
 	}
-	return &Embedded{server: srv, address: frontend}, nil
+	return &Embedded{server: srv, address: frontend, stopping: stopping}, nil
 }
 
 func freePort(host string) (int, error) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -11,16 +12,20 @@ import (
 // serverLogger adapts the Temporal server's logger interface to slog. The
 // embedded server is chatty at info level, so it logs its warnings and errors
 // only; its own info lines say nothing a Kanri operator acts on.
+//
+// While the server stops, its own workers and clients warn about every poll
+// and dial the shutdown cuts short; stopping silences them.
 type serverLogger struct {
-	l *slog.Logger
+	l        *slog.Logger
+	stopping *atomic.Bool
 }
 
-func newServerLogger(l *slog.Logger) log.Logger {
-	return serverLogger{l: l.With("component", "temporal")}
+func newServerLogger(l *slog.Logger, stopping *atomic.Bool) log.Logger {
+	return serverLogger{l: l.With("component", "temporal"), stopping: stopping}
 }
 
 func (s serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
-	if !s.l.Enabled(context.Background(), level) {
+	if s.stopping.Load() || !s.l.Enabled(context.Background(), level) {
 		return
 	}
 	attrs := make([]any, 0, 2*len(tags))
@@ -48,5 +53,5 @@ func (s serverLogger) With(tags ...tag.Tag) log.Logger {
 	for _, t := range tags {
 		attrs = append(attrs, t.Key(), t.Value())
 	}
-	return serverLogger{l: s.l.With(attrs...)}
+	return serverLogger{l: s.l.With(attrs...), stopping: s.stopping}
 }
