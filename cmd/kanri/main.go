@@ -4,6 +4,7 @@
 //	kanri server   API and workers against a Temporal cluster and PostgreSQL
 //	kanri worker   workers only, to scale out
 //	kanri migrate  apply the database migrations and exit
+//	kanri bench    measure a Kanri: engine, intake, timers, density, list
 package main
 
 import (
@@ -29,6 +30,8 @@ commands:
   server   run the API and workers against a Temporal cluster and PostgreSQL
   worker   run workers only (scale-out)
   migrate  apply the database migrations and exit
+  bench    measure a Kanri: kanri bench [engine|intake|timers|density|list|all]
+           [--n N] [--concurrency C] [--json] [--url URL --token TOKEN]
 
 Run 'kanri <command> -h' for the flags of a command. Every flag can also be
 set in the environment as KANRI_<FLAG> (KANRI_DATA_DIR, KANRI_DATABASE_URL, ...)
@@ -50,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mode := args[0]
 	switch mode {
 	case "dev", "server", "worker", "migrate":
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "kanri: unknown command %q\n\n%s", mode, usage)
 		return 2
