@@ -81,6 +81,12 @@ func (s *server) create(c *gin.Context, k cases.Kind) {
 			return
 		}
 		rec, err = s.Cases.OpenRequest(c.Request.Context(), actor, in, "api")
+	case "changes":
+		var in cases.OpenChange
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenChange(c.Request.Context(), actor, in, "api")
 	default:
 		problem(c, http.StatusNotFound, "no such kind: "+k.Name)
 		return
@@ -119,6 +125,15 @@ type actionBody struct {
 	Kind         string `json:"kind"`
 	ID           string `json:"id"`
 	Relation     string `json:"relation"`
+	Risk         string `json:"risk"`
+	Benefit      string `json:"benefit"`
+	Feasibility  string `json:"feasibility"`
+	Cost         string `json:"cost"`
+	Security     string `json:"security"`
+	Start        string `json:"start"`
+	End          string `json:"end"`
+	Success      *bool  `json:"success"`
+	Notes        string `json:"notes"`
 }
 
 func (s *server) act(c *gin.Context, k cases.Kind) {
@@ -135,6 +150,8 @@ func (s *server) act(c *gin.Context, k cases.Kind) {
 		Assignee: b.Assignee, Group: b.Group, Body: b.Body, Reason: b.Reason, Resolution: b.Resolution,
 		Impact: b.Impact, Urgency: b.Urgency, Manager: b.Manager, Summary: b.Summary,
 		Improvements: b.Improvements, Comment: b.Comment, Kind: b.Kind, ID: b.ID, Relation: b.Relation,
+		Risk: b.Risk, Benefit: b.Benefit, Feasibility: b.Feasibility, Cost: b.Cost, Security: b.Security,
+		Start: b.Start, End: b.End, Success: b.Success, Notes: b.Notes,
 	}
 	// An Idempotency-Key makes a retried or double-clicked request apply once.
 	rec, err := s.Cases.Act(c.Request.Context(), k, c.Param("id"), a, c.GetHeader("Idempotency-Key"))
@@ -157,8 +174,11 @@ func (s *server) history(c *gin.Context, k cases.Kind) {
 // listFilters are the query parameters each kind accepts.
 func listFilters(k cases.Kind) []string {
 	common := []string{"status", "limit", "cursor", "assignee", "group", "service", "breached"}
-	if k.Name == "incidents" {
+	switch k.Name {
+	case "incidents":
 		return append(common, "priority", "major")
+	case "changes":
+		return []string{"status", "limit", "cursor"}
 	}
 	return common
 }

@@ -189,6 +189,10 @@ func validatorActions() map[string][]string {
 			"approve", "reject", "comment", "confirm", "reopen", "cancel",
 			"assign", "start", "pend", "resume", "fulfil", "link",
 		},
+		"changes": {
+			"approve", "reject", "review", "close", "comment", "link",
+			"assess", "submit", "schedule", "implement", "complete", "back_out",
+		},
 	}
 }
 
@@ -198,6 +202,7 @@ func validatorSource() map[string]struct{ file, receiver string } {
 	return map[string]struct{ file, receiver string }{
 		"incidents": {"incident.go", "incident"},
 		"requests":  {"request.go", "request"},
+		"changes":   {"change.go", "change"},
 	}
 }
 
@@ -331,7 +336,8 @@ func TestOpenAPISchemasHaveEveryField(t *testing.T) {
 	schemas := at(t, doc, "components", "schemas").(map[string]any)
 	seen := map[reflect.Type]bool{}
 	for _, v := range []any{
-		workflows.Incident{}, workflows.Request{}, cases.OpenIncident{}, cases.OpenRequest{}, cases.HistoryItem{},
+		workflows.Incident{}, workflows.Request{}, workflows.Change{}, cases.OpenIncident{}, cases.OpenRequest{},
+		cases.OpenChange{}, cases.HistoryItem{},
 	} {
 		structsOf(reflect.TypeOf(v), seen)
 	}

@@ -45,7 +45,7 @@ type Kind struct {
 
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
-	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}}
+	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -92,6 +92,17 @@ type OpenRequest struct {
 	Item        string `json:"item"`
 	Service     string `json:"service"`
 	Caller      string `json:"caller"`
+}
+
+// OpenChange is the body of POST /changes.
+type OpenChange struct {
+	Title          string   `json:"title"`
+	Description    string   `json:"description"`
+	Type           string   `json:"type"`
+	StandardChange string   `json:"standard_change"`
+	Services       []string `json:"services"`
+	CIs            []string `json:"cis"`
+	BackoutPlan    string   `json:"backout_plan"`
 }
 
 func (s *Service) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -205,6 +216,54 @@ func (s *Service) OpenRequest(ctx context.Context, actor workflows.Actor, in Ope
 	})
 }
 
+// OpenChange records a request for change. A standard change must name a
+// pre-approved change model; any other type takes its approvers from the
+// change policy and needs a back-out plan.
+func (s *Service) OpenChange(ctx context.Context, actor workflows.Actor, in OpenChange, source string) (json.RawMessage, error) {
+	if !actor.Has(policy.RoleAgent, policy.RoleAdmin) {
+		return nil, fail(ErrForbidden, "%s may not raise a change: it needs the agent role", actor.ID)
+	}
+	if err := errors.Join(
+		checkText("title", in.Title, true, maxTitle),
+		checkText("description", in.Description, false, maxText),
+		checkText("backout_plan", in.BackoutPlan, in.Type != "standard", maxText),
+	); err != nil {
+		return nil, err
+	}
+	var approvers *workflows.Quorum
+	switch in.Type {
+	case "standard":
+		if in.StandardChange == "" {
+			return nil, fail(ErrInvalid, "a standard change needs standard_change: one of %s", strings.Join(s.Config.ChangePolicy.StandardChanges, ", "))
+		}
+		if !slices.Contains(s.Config.ChangePolicy.StandardChanges, in.StandardChange) {
+			return nil, fail(ErrInvalid, "standard_change %q is not a pre-approved change model (change_policy.standard_changes)", in.StandardChange)
+		}
+	case "normal", "emergency", "major":
+		if in.StandardChange != "" {
+			return nil, fail(ErrInvalid, "standard_change is only for changes of type standard")
+		}
+		a := s.Config.ChangePolicy.Approvers[in.Type]
+		approvers = &workflows.Quorum{Group: a.Group, Quorum: a.Quorum}
+	default:
+		return nil, fail(ErrInvalid, "type %q is not one of standard, normal, emergency, major", in.Type)
+	}
+	for _, svc := range in.Services {
+		if !s.knownService(svc) {
+			return nil, fail(ErrInvalid, "service %q is not in the service catalogue", svc)
+		}
+	}
+	id, num, err := s.Store.NextID(ctx, "changes", "CHG")
+	if err != nil {
+		return nil, fmt.Errorf("open change: %w", err)
+	}
+	return s.start(ctx, id, workflows.ChangeWorkflow, workflows.ChangeInput{
+		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Type: in.Type,
+		StandardChange: in.StandardChange, Services: in.Services, CIs: in.CIs, BackoutPlan: in.BackoutPlan,
+		Actor: actor, Source: source, Approvers: approvers,
+	})
+}
+
 // start starts the case's workflow and waits, in the same call, for its
 // opening to reach the database (UpdateWithStart), so the caller reads its
 // own write.
@@ -290,7 +349,8 @@ func (s *Service) checkReferences(ctx context.Context, a workflows.Action) error
 	}
 	for _, f := range []struct{ name, v string }{
 		{"body", a.Body}, {"reason", a.Reason}, {"resolution", a.Resolution}, {"summary", a.Summary},
-		{"improvements", a.Improvements}, {"comment", a.Comment},
+		{"improvements", a.Improvements}, {"comment", a.Comment}, {"notes", a.Notes}, {"benefit", a.Benefit},
+		{"feasibility", a.Feasibility}, {"cost", a.Cost}, {"security", a.Security},
 	} {
 		if err := checkText(f.name, f.v, false, maxText); err != nil {
 			return err

@@ -28,6 +28,7 @@ func TestKanri(t *testing.T) {
 			t.Run("concurrent opens get distinct ids", func(t *testing.T) { testConcurrentOpen(t, k) })
 			t.Run("list filters and pages", func(t *testing.T) { testList(t, k) })
 			t.Run("service request with approval", func(t *testing.T) { testRequest(t, k) })
+			t.Run("change approval", func(t *testing.T) { testChange(t, k) })
 			t.Run("health, readiness and metrics", func(t *testing.T) { testOperations(t, k) })
 			t.Run("restart resumes cases and timers", func(t *testing.T) { testRestart(t, k) })
 		})
@@ -397,5 +398,57 @@ func testOperations(t *testing.T, k *kanri) {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func testChange(t *testing.T, k *kanri) {
+	if r := k.do("POST", "/api/v1/changes", "rita-token", map[string]any{"title": "x", "type": "normal", "backout_plan": "y"}); r.Status != 403 {
+		t.Fatalf("a requester raised a change: %d", r.Status)
+	}
+	for _, body := range []map[string]any{
+		{"title": "x", "type": "standard", "standard_change": "replace core switch"},
+		{"title": "x", "type": "standard"},
+		{"title": "x", "type": "normal", "standard_change": "password reset", "backout_plan": "y"},
+		{"title": "x", "type": "normal"},
+		{"title": "x", "type": "urgent", "backout_plan": "y"},
+	} {
+		if r := k.do("POST", "/api/v1/changes", "alice-token", body); r.Status != 422 {
+			t.Fatalf("%v: status %d, want 422", body, r.Status)
+		}
+	}
+	std := k.must(201, "POST", "/api/v1/changes", "alice-token", map[string]any{"title": "Reset rita's password", "type": "standard", "standard_change": "password reset"})
+	if std["status"] != "approved" || std["approval"] != nil {
+		t.Fatalf("standard change: %v", std)
+	}
+
+	id := k.must(201, "POST", "/api/v1/changes", "alice-token", map[string]any{
+		"title": "Upgrade the mail gateway", "type": "normal", "services": []string{"email"}, "cis": []string{"mx1"}, "backout_plan": "restore the snapshot",
+	})["id"].(string)
+	if !strings.HasPrefix(id, "CHG-") {
+		t.Fatalf("change id %s", id)
+	}
+	k.act("changes", id, "alice-token", map[string]any{"action": "assess", "risk": "medium", "impact": "mail delayed 10 min", "benefit": "security fixes", "feasibility": "tested in staging", "cost": "2h", "security": "none"})
+	if m := k.act("changes", id, "alice-token", map[string]any{"action": "submit"}).json(t); m["status"] != "awaiting_approval" {
+		t.Fatalf("submit: %v", m)
+	}
+	for _, who := range []string{"alice-token", "bob-token"} { // the requester; a non-member
+		if r := k.act("changes", id, who, map[string]any{"action": "approve"}); r.Status != 403 {
+			t.Fatalf("approve by %s: %d", who, r.Status)
+		}
+	}
+	k.act("changes", id, "cab1-token", map[string]any{"action": "approve", "comment": "ok"})
+	m := k.act("changes", id, "cab2-token", map[string]any{"action": "approve", "comment": "ok too"}).json(t)
+	if m["status"] != "approved" || len(m["approvals"].([]any)) != 2 {
+		t.Fatalf("after quorum: %v", m)
+	}
+	h := k.history("changes", id)
+	var approvers []string
+	for _, e := range h {
+		if e["action"] == "approve" {
+			approvers = append(approvers, fmt.Sprint(e["actor"], ":", e["detail"].(map[string]any)["comment"]))
+		}
+	}
+	if !slices.Equal(approvers, []string{"cab1:ok", "cab2:ok too"}) {
+		t.Fatalf("history of approvals: %v", approvers)
 	}
 }

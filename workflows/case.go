@@ -114,6 +114,16 @@ type Action struct {
 	Kind         string `json:"kind,omitempty"`
 	ID           string `json:"id,omitempty"`
 	Relation     string `json:"relation,omitempty"`
+	// Change assessment, schedule and outcome.
+	Risk        string `json:"risk,omitempty"`
+	Benefit     string `json:"benefit,omitempty"`
+	Feasibility string `json:"feasibility,omitempty"`
+	Cost        string `json:"cost,omitempty"`
+	Security    string `json:"security,omitempty"`
+	Start       string `json:"start,omitempty"`
+	End         string `json:"end,omitempty"`
+	Success     *bool  `json:"success,omitempty"`
+	Notes       string `json:"notes,omitempty"`
 	// Source names the channel the action came through (api, email, slack).
 	Source string `json:"source,omitempty"`
 }
