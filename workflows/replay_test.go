@@ -254,6 +254,27 @@ func TestRecordHistories(t *testing.T) {
 		r.mustAct(id, workflows.Action{Action: "confirm", Actor: rita})
 		r.finish(id, "request_approval")
 	})
+
+	t.Run("change lifecycle", func(t *testing.T) {
+		r.t = t
+		const id = "CHG-000101"
+		in := changeInput("normal")
+		in.ID, in.Num = id, 101
+		r.open(id, workflows.ChangeWorkflow, in)
+		require.Error(t, r.act(id, as(workflows.Action{Action: "submit"}, cab3)), "no submit before the assessment")
+		r.mustAct(id, as(assess, cab3))
+		r.mustAct(id, as(workflows.Action{Action: "submit"}, cab3))
+		require.Error(t, r.act(id, as(workflows.Action{Action: "approve"}, cab3)), "the requester may not approve")
+		r.mustAct(id, as(workflows.Action{Action: "approve", Comment: "ok"}, cab1))
+		r.mustAct(id, as(workflows.Action{Action: "approve", Comment: "ok too"}, cab2))
+		r.mustAct(id, as(workflows.Action{Action: "schedule", Start: "2026-12-01T22:00:00Z", End: "2026-12-01T23:00:00Z"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "implement"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "complete", Success: &no, Notes: "did not start"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "back_out", Reason: "restored"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "test start-up in staging"}, tess))
+		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
+		r.finish(id, "change_lifecycle")
+	})
 }
 
 // The corpus is only worth having if the replayer notices a change: a
