@@ -95,6 +95,36 @@ type Approval struct {
 	Comment  string    `json:"comment"`
 }
 
+// Approvals are the decisions on a case that needs a quorum.
+type Approvals []Approval
+
+// Approved counts the approvals among the decisions.
+func (as Approvals) Approved() int {
+	n := 0
+	for _, a := range as {
+		if a.Decision == "approved" {
+			n++
+		}
+	}
+	return n
+}
+
+// DecidedBy reports whether the user has decided already: one person, one
+// decision.
+func (as Approvals) DecidedBy(user string) bool {
+	return slices.ContainsFunc(as, func(a Approval) bool { return a.By == user })
+}
+
+// decide records an approve or reject action and returns the decision.
+func (as *Approvals) decide(a Action, at time.Time) string {
+	d := "approved"
+	if a.Action == "reject" {
+		d = "rejected"
+	}
+	*as = append(*as, Approval{By: a.Actor.ID, At: at, Decision: d, Comment: a.Comment})
+	return d
+}
+
 // Action is the body of POST /{kind}/{id}/actions: the action's name and the
 // fields any action may carry. Each action reads the fields it needs.
 type Action struct {

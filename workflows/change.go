@@ -92,7 +92,7 @@ type Change struct {
 	BackoutPlan    string      `json:"backout_plan"`
 	Assessment     *Assessment `json:"assessment"`
 	Approval       *Quorum     `json:"approval"`
-	Approvals      []Approval  `json:"approvals"`
+	Approvals      Approvals   `json:"approvals"`
 	Schedule       *Window     `json:"schedule"`
 	ImplementedAt  *time.Time  `json:"implemented_at"`
 	Outcome        *Outcome    `json:"outcome"`
@@ -118,7 +118,7 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) error {
 	w := &change{num: in.Num, rec: Change{
 		ID: in.ID, Kind: "changes", Title: in.Title, Description: in.Description, Status: ChgRequested,
 		Type: in.Type, StandardChange: in.StandardChange, Services: orEmpty(in.Services), CIs: orEmpty(in.CIs),
-		BackoutPlan: in.BackoutPlan, Approval: in.Approvers, Approvals: []Approval{},
+		BackoutPlan: in.BackoutPlan, Approval: in.Approvers, Approvals: Approvals{},
 		CreatedAt: now, UpdatedAt: now, CreatedBy: in.Actor.ID, Links: []Link{},
 	}}
 	d := detail("source", in.Source, "type", in.Type)
@@ -173,16 +173,6 @@ func (w *change) transition(ctx workflow.Context, actor, action, from string, d 
 	}, activities.Entry{At: now, Actor: actor, Action: action, From: from, To: w.rec.Status, Detail: d}, notes)
 }
 
-func (w *change) approvals() int {
-	n := 0
-	for _, a := range w.rec.Approvals {
-		if a.Decision == "approved" {
-			n++
-		}
-	}
-	return n
-}
-
 func (w *change) waitingFor() string {
 	r := w.rec
 	switch r.Status {
@@ -191,7 +181,7 @@ func (w *change) waitingFor() string {
 	case ChgAssessed:
 		return "submission for approval"
 	case ChgAwaitingApproval:
-		return fmt.Sprintf("approval by %s (%d of %d)", r.Approval.Group, w.approvals(), r.Approval.Quorum)
+		return fmt.Sprintf("approval by %s (%d of %d)", r.Approval.Group, w.rec.Approvals.Approved(), r.Approval.Quorum)
 	case ChgApproved:
 		return "scheduling"
 	case ChgScheduled:
@@ -266,10 +256,8 @@ func (w *change) validate(a Action) error {
 		if err := within(ChgAwaitingApproval); err != nil {
 			return err
 		}
-		for _, x := range r.Approvals {
-			if x.By == who.ID {
-				return conflict("%s has already decided on %s", who.ID, r.ID)
-			}
+		if r.Approvals.DecidedBy(who.ID) {
+			return conflict("%s has already decided on %s", who.ID, r.ID)
 		}
 	case "schedule":
 		if err := within(ChgApproved, ChgScheduled); err != nil {
@@ -349,17 +337,13 @@ func (w *change) apply(ctx workflow.Context, a Action) error {
 		r.Status = ChgAwaitingApproval
 		notes = append(notes, note("group:"+r.Approval.Group, "approval_requested", r.ID, "approval requested: "+r.Title))
 	case "approve", "reject":
-		decision := "approved"
-		if a.Action == "reject" {
-			decision = "rejected"
-		}
-		r.Approvals = append(r.Approvals, Approval{By: a.Actor.ID, At: now, Decision: decision, Comment: a.Comment})
+		decision := r.Approvals.decide(a, now)
 		d["decision"], d["comment"] = decision, a.Comment
 		switch {
 		case decision == "rejected":
 			r.Status, r.ClosedAt = ChgRejected, &now
 			notes = append(notes, note(r.CreatedBy, "rejected", r.ID, "your change was rejected: "+r.Title))
-		case w.approvals() >= r.Approval.Quorum:
+		case w.rec.Approvals.Approved() >= r.Approval.Quorum:
 			r.Status = ChgApproved
 			notes = append(notes, note(r.CreatedBy, "approved", r.ID, "your change is approved: "+r.Title))
 		}

@@ -63,7 +63,7 @@ type Request struct {
 	Group       string     `json:"group"`
 	Caller      string     `json:"caller"`
 	Approval    *Quorum    `json:"approval"`
-	Approvals   []Approval `json:"approvals"`
+	Approvals   Approvals  `json:"approvals"`
 	Resolution  string     `json:"resolution"`
 	FulfilledAt *time.Time `json:"fulfilled_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
@@ -106,7 +106,7 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 			ID: in.ID, Kind: "requests", Title: in.Title, Description: in.Description,
 			Status: ReqLogged, Item: in.Policy.Item.ID, ItemName: in.Policy.Item.Name,
 			Service: in.Service, Group: in.Policy.Item.Group, Caller: caller,
-			Approvals: []Approval{}, CreatedAt: now, UpdatedAt: now, CreatedBy: in.Actor.ID,
+			Approvals: Approvals{}, CreatedAt: now, UpdatedAt: now, CreatedBy: in.Actor.ID,
 			Links: []Link{}, SLA: RequestSLA{Breached: []string{}},
 		},
 	}
@@ -174,13 +174,7 @@ func (w *request) waitingFor() string {
 	}
 	switch r.Status {
 	case ReqAwaitingApproval:
-		approved := 0
-		for _, a := range r.Approvals {
-			if a.Decision == "approved" {
-				approved++
-			}
-		}
-		return fmt.Sprintf("approval by %s (%d of %d)", r.Approval.Group, approved, r.Approval.Quorum)
+		return fmt.Sprintf("approval by %s (%d of %d)", r.Approval.Group, r.Approvals.Approved(), r.Approval.Quorum)
 	case ReqLogged, ReqAssigned:
 		return fmt.Sprintf("first response by %s until %s", who, stamp(*r.SLA.ResponseDue))
 	case ReqFulfilling:
@@ -279,10 +273,8 @@ func (w *request) validate(a Action) error {
 		if err := within(ReqAwaitingApproval); err != nil {
 			return err
 		}
-		for _, x := range r.Approvals {
-			if x.By == who.ID {
-				return conflict("%s has already decided on %s", who.ID, r.ID)
-			}
+		if r.Approvals.DecidedBy(who.ID) {
+			return conflict("%s has already decided on %s", who.ID, r.ID)
 		}
 	case "assign":
 		if err := within(active...); err != nil {
@@ -348,18 +340,9 @@ func (w *request) apply(ctx workflow.Context, a Action) error {
 	var notes []activities.Note
 	switch a.Action {
 	case "approve", "reject":
-		decision := "approved"
-		if a.Action == "reject" {
-			decision = "rejected"
-		}
-		r.Approvals = append(r.Approvals, Approval{By: a.Actor.ID, At: now, Decision: decision, Comment: a.Comment})
+		decision := r.Approvals.decide(a, now)
 		d["comment"], d["decision"] = a.Comment, decision
-		approved := 0
-		for _, x := range r.Approvals {
-			if x.Decision == "approved" {
-				approved++
-			}
-		}
+		approved := r.Approvals.Approved()
 		switch {
 		case decision == "rejected":
 			r.Status = ReqRejected
