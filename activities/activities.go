@@ -67,6 +67,17 @@ type Recorder interface {
 	Project(ctx context.Context, p store.Projection) error
 }
 
+// IDSource hands out case ids from the store's per-kind sequences.
+type IDSource interface {
+	NextID(ctx context.Context, kind, prefix string) (string, int64, error)
+}
+
+// NewID is a case id a workflow took for a case it starts.
+type NewID struct {
+	ID  string `json:"id"`
+	Num int64  `json:"num"`
+}
+
 // Observer is told of every projected transition and every failed one; the
 // metrics implement it.
 type Observer interface {
@@ -78,7 +89,19 @@ type Observer interface {
 // name is its method name.
 type Activities struct {
 	Store    Recorder
+	IDs      IDSource
 	Observer Observer
+}
+
+// NextID takes the next id of a kind, for a case a workflow starts (a
+// problem's RFC). An id taken by an attempt that fails later is skipped,
+// never handed out twice.
+func (a *Activities) NextID(ctx context.Context, kind, prefix string) (NewID, error) {
+	id, num, err := a.IDs.NextID(ctx, kind, prefix)
+	if err != nil {
+		return NewID{}, fmt.Errorf("next %s id: %w", kind, err)
+	}
+	return NewID{ID: id, Num: num}, nil
 }
 
 // Project writes one transition: the case row (only if newer than the stored

@@ -81,6 +81,12 @@ func (s *server) create(c *gin.Context, k cases.Kind) {
 			return
 		}
 		rec, err = s.Cases.OpenRequest(c.Request.Context(), actor, in, "api")
+	case "problems":
+		var in cases.OpenProblem
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenProblem(c.Request.Context(), actor, in, "api")
 	case "changes":
 		var in cases.OpenChange
 		if !s.decode(c, &in) {
@@ -134,6 +140,11 @@ type actionBody struct {
 	End          string `json:"end"`
 	Success      *bool  `json:"success"`
 	Notes        string `json:"notes"`
+	RootCause    string `json:"root_cause"`
+	Workaround   string `json:"workaround"`
+	NeedsChange  *bool  `json:"needs_change"`
+	Type         string `json:"type"`
+	BackoutPlan  string `json:"backout_plan"`
 }
 
 func (s *server) act(c *gin.Context, k cases.Kind) {
@@ -152,6 +163,7 @@ func (s *server) act(c *gin.Context, k cases.Kind) {
 		Improvements: b.Improvements, Comment: b.Comment, Kind: b.Kind, ID: b.ID, Relation: b.Relation,
 		Risk: b.Risk, Benefit: b.Benefit, Feasibility: b.Feasibility, Cost: b.Cost, Security: b.Security,
 		Start: b.Start, End: b.End, Success: b.Success, Notes: b.Notes,
+		RootCause: b.RootCause, Workaround: b.Workaround, NeedsChange: b.NeedsChange, Type: b.Type, BackoutPlan: b.BackoutPlan,
 	}
 	// An Idempotency-Key makes a retried or double-clicked request apply once.
 	rec, err := s.Cases.Act(c.Request.Context(), k, c.Param("id"), a, c.GetHeader("Idempotency-Key"))
@@ -179,6 +191,8 @@ func listFilters(k cases.Kind) []string {
 		return append(common, "priority", "major")
 	case "changes":
 		return []string{"status", "limit", "cursor"}
+	case "problems":
+		return []string{"status", "limit", "cursor", "priority", "service", "assignee", "group"}
 	}
 	return common
 }

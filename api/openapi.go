@@ -107,6 +107,25 @@ func kindDocs() map[string]kindDoc {
 				link,
 			},
 		},
+		"problems": {
+			record:       reflect.TypeFor[workflows.Problem](),
+			open:         reflect.TypeFor[cases.OpenProblem](),
+			openRequired: []string{"title", "impact", "urgency"},
+			statuses: []string{
+				workflows.PrbLogged, workflows.PrbInvestigating, workflows.PrbKnownError, workflows.PrbResolved, workflows.PrbClosed,
+			},
+			actions: []actionDoc{
+				{name: "assign", summary: "Assign to a user, a group or both.", oneOf: []string{"assignee", "group"}},
+				{name: "investigate", summary: "Begin the investigation: logged to investigating."},
+				{name: "record_known_error", summary: "Record the root cause and workaround: a known error, published to incident management. needs_change says a CI must change.", required: []string{"root_cause"}, optional: []string{"workaround", "needs_change"}},
+				{name: "raise_rfc", summary: "Raise a request for change for the CI change; the change is a case of its own, linked to the problem.", required: []string{"type", "backout_plan"}},
+				{name: "resolve", summary: "Resolve; a problem that needs a CI change must have raised an RFC first.", required: []string{"resolution"}},
+				{name: "review", summary: "Review the effectiveness of the resolution (process owners).", required: []string{"summary"}},
+				{name: "close", summary: "Close a resolved problem after its review."},
+				{name: "comment", summary: "Add a comment.", required: []string{"body"}},
+				link,
+			},
+		},
 		"changes": {
 			record:       reflect.TypeFor[workflows.Change](),
 			open:         reflect.TypeFor[cases.OpenChange](),
@@ -184,6 +203,15 @@ func fieldNotes(kinds []cases.Kind) map[string]obj {
 		"Approval.decision":           {"enum": []string{"approved", "rejected"}},
 		"Quorum.quorum":               {"minimum": 1, "description": "How many approvals the request needs."},
 		"Change.type":                 {"enum": []string{"standard", "normal", "emergency", "major"}},
+		"Problem.impact":              {"enum": levels},
+		"Problem.urgency":             {"enum": levels},
+		"Problem.priority":            {"enum": policy.Priorities()},
+		"Problem.rfcs":                {"description": "The changes this problem raised, oldest first."},
+		"Problem.needs_change":        {"description": "A CI must change: the problem resolves only after it raised an RFC."},
+		"OpenProblem.title":           title,
+		"OpenProblem.impact":          {"enum": levels},
+		"OpenProblem.urgency":         {"enum": levels},
+		"OpenProblem.incidents":       {"description": "Ids of the incidents the problem explains; each must exist."},
 		"OpenChange.type":             {"enum": []string{"standard", "normal", "emergency", "major"}},
 		"OpenChange.title":            title,
 		"OpenChange.standard_change":  {"description": "Required for, and only for, type standard: a pre-approved change model of change_policy.standard_changes."},
@@ -268,7 +296,7 @@ func buildOpenAPI() (obj, error) {
 		"required":   []string{"items"},
 		"properties": obj{"items": obj{"type": "array", "items": schemaRef("HistoryItem"), "description": "Oldest first."}},
 	})
-	s.define("Problem", obj{
+	s.define("ProblemDetails", obj{
 		"type":        "object",
 		"description": "An RFC 9457 problem document.",
 		"required":    []string{"type", "title", "status", "detail"},
@@ -583,7 +611,7 @@ func problemResponses() obj {
 	for _, p := range problemStatuses() {
 		r := obj{
 			"description": p.desc,
-			"content":     obj{"application/problem+json": obj{"schema": schemaRef("Problem")}},
+			"content":     obj{"application/problem+json": obj{"schema": schemaRef("ProblemDetails")}},
 		}
 		if p.code == 401 {
 			r["headers"] = obj{"WWW-Authenticate": obj{"description": `Bearer realm="kanri"`, "schema": obj{"type": "string"}}}

@@ -189,6 +189,9 @@ func validatorActions() map[string][]string {
 			"approve", "reject", "comment", "confirm", "reopen", "cancel",
 			"assign", "start", "pend", "resume", "fulfil", "link",
 		},
+		"problems": {
+			"review", "comment", "link", "assign", "investigate", "record_known_error", "raise_rfc", "resolve", "close",
+		},
 		"changes": {
 			"approve", "reject", "review", "close", "comment", "link",
 			"assess", "submit", "schedule", "implement", "complete", "back_out",
@@ -203,6 +206,7 @@ func validatorSource() map[string]struct{ file, receiver string } {
 		"incidents": {"incident.go", "incident"},
 		"requests":  {"request.go", "request"},
 		"changes":   {"change.go", "change"},
+		"problems":  {"problem.go", "problem"},
 	}
 }
 
@@ -337,7 +341,7 @@ func TestOpenAPISchemasHaveEveryField(t *testing.T) {
 	seen := map[reflect.Type]bool{}
 	for _, v := range []any{
 		workflows.Incident{}, workflows.Request{}, workflows.Change{}, cases.OpenIncident{}, cases.OpenRequest{},
-		cases.OpenChange{}, cases.HistoryItem{},
+		cases.OpenChange{}, workflows.Problem{}, cases.OpenProblem{}, cases.HistoryItem{},
 	} {
 		structsOf(reflect.TypeOf(v), seen)
 	}

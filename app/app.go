@@ -176,7 +176,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	}
 
 	m := metrics.New()
-	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, Observer: m}, engine.WorkerOptions{
+	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, IDs: a.store, Observer: m}, engine.WorkerOptions{
 		TaskQueue: o.TaskQueue, MaxConcurrentWorkflowTasks: o.WorkflowTasks, MaxConcurrentActivities: o.Activities,
 	})
 	if err = a.worker.Start(); err != nil {

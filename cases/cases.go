@@ -45,7 +45,7 @@ type Kind struct {
 
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
-	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}}
+	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -92,6 +92,16 @@ type OpenRequest struct {
 	Item        string `json:"item"`
 	Service     string `json:"service"`
 	Caller      string `json:"caller"`
+}
+
+// OpenProblem is the body of POST /problems.
+type OpenProblem struct {
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Service     string   `json:"service"`
+	Impact      string   `json:"impact"`
+	Urgency     string   `json:"urgency"`
+	Incidents   []string `json:"incidents"`
 }
 
 // OpenChange is the body of POST /changes.
@@ -264,6 +274,48 @@ func (s *Service) OpenChange(ctx context.Context, actor workflows.Actor, in Open
 	})
 }
 
+// OpenProblem records a problem, linked to the incidents it explains.
+func (s *Service) OpenProblem(ctx context.Context, actor workflows.Actor, in OpenProblem, source string) (json.RawMessage, error) {
+	if !actor.Has(policy.RoleAgent, policy.RoleAdmin) {
+		return nil, fail(ErrForbidden, "%s may not record a problem: it needs the agent role", actor.ID)
+	}
+	if err := errors.Join(
+		checkText("title", in.Title, true, maxTitle),
+		checkText("description", in.Description, false, maxText),
+	); err != nil {
+		return nil, err
+	}
+	pol := s.Config.IncidentPolicy()
+	if _, err := pol.Matrix.Priority(in.Impact, in.Urgency); err != nil {
+		return nil, fail(ErrInvalid, "%v", err)
+	}
+	if in.Service != "" && !s.knownService(in.Service) {
+		return nil, fail(ErrInvalid, "service %q is not in the service catalogue", in.Service)
+	}
+	for _, inc := range in.Incidents {
+		row, err := s.Store.GetCase(ctx, inc)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && row.Kind != "incidents") {
+			return nil, fail(ErrInvalid, "incident %s does not exist", inc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open problem: %w", err)
+		}
+	}
+	approvers := map[string]workflows.Quorum{}
+	for typ, a := range s.Config.ChangePolicy.Approvers {
+		approvers[typ] = workflows.Quorum{Group: a.Group, Quorum: a.Quorum}
+	}
+	id, num, err := s.Store.NextID(ctx, "problems", "PRB")
+	if err != nil {
+		return nil, fmt.Errorf("open problem: %w", err)
+	}
+	return s.start(ctx, id, workflows.ProblemWorkflow, workflows.ProblemInput{
+		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
+		Impact: in.Impact, Urgency: in.Urgency, Incidents: in.Incidents, Actor: actor, Source: source,
+		Matrix: pol.Matrix, Approvers: approvers,
+	})
+}
+
 // start starts the case's workflow and waits, in the same call, for its
 // opening to reach the database (UpdateWithStart), so the caller reads its
 // own write.
@@ -351,6 +403,7 @@ func (s *Service) checkReferences(ctx context.Context, a workflows.Action) error
 		{"body", a.Body}, {"reason", a.Reason}, {"resolution", a.Resolution}, {"summary", a.Summary},
 		{"improvements", a.Improvements}, {"comment", a.Comment}, {"notes", a.Notes}, {"benefit", a.Benefit},
 		{"feasibility", a.Feasibility}, {"cost", a.Cost}, {"security", a.Security},
+		{"root_cause", a.RootCause}, {"workaround", a.Workaround}, {"backout_plan", a.BackoutPlan},
 	} {
 		if err := checkText(f.name, f.v, false, maxText); err != nil {
 			return err

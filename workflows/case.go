@@ -154,6 +154,12 @@ type Action struct {
 	End         string `json:"end,omitempty"`
 	Success     *bool  `json:"success,omitempty"`
 	Notes       string `json:"notes,omitempty"`
+	// Problem: the known error, and the RFC it raises.
+	RootCause   string `json:"root_cause,omitempty"`
+	Workaround  string `json:"workaround,omitempty"`
+	NeedsChange *bool  `json:"needs_change,omitempty"`
+	Type        string `json:"type,omitempty"`
+	BackoutPlan string `json:"backout_plan,omitempty"`
 	// Source names the channel the action came through (api, email, slack).
 	Source string `json:"source,omitempty"`
 }
@@ -194,20 +200,34 @@ func registerHandlers[R any](ctx workflow.Context, p process[R]) error {
 }
 
 // receiveSignals applies actions that arrive by signal, with the same
-// checks as an update; a refusal is recorded, not dropped.
-func receiveSignals[R any](ctx workflow.Context, p process[R]) {
+// checks as an update; a refusal is recorded, not dropped. It returns a
+// report of whether no signal is being applied: AllHandlersFinished does not
+// count this receiver, and a case that ended on a signalled action must
+// still wait for that action's projection before its run completes.
+func receiveSignals[R any](ctx workflow.Context, p process[R]) (idle func() bool) {
+	busy := false
 	signals := workflow.GetSignalChannel(ctx, SignalAct)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var a Action
 			signals.Receive(ctx, &a)
+			busy = true
 			if err := p.validate(a); err != nil {
 				p.refuse(ctx, a, err)
-				continue
+			} else {
+				_ = p.apply(ctx, a)
 			}
-			_ = p.apply(ctx, a)
+			busy = false
 		}
 	})
+	return func() bool { return !busy }
+}
+
+// settle waits, before a case's run completes, until every update handler
+// and the signal receiver have finished, so the last transition is in the
+// database and its caller has an answer.
+func settle(ctx workflow.Context, idle func() bool) error {
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && idle() })
 }
 
 // clock measures an SLA in the working time of a calendar, from Start,

@@ -143,12 +143,12 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) error {
 		return err
 	}
 	w.opened = true
-	receiveSignals(ctx, proc)
+	idle := receiveSignals(ctx, proc)
 
 	if err := workflow.Await(ctx, func() bool { return w.rec.Status == ChgClosed || w.rec.Status == ChgRejected }); err != nil {
 		return err
 	}
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return settle(ctx, idle)
 }
 
 func orEmpty(s []string) []string {

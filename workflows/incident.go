@@ -146,13 +146,13 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 	}
 	w.opened = true
 
-	receiveSignals(ctx, proc)
+	idle := receiveSignals(ctx, proc)
 
 	if err := runTimers(ctx, &w.wake, func() bool { return w.rec.Status == StatusClosed }, w.nextTimer); err != nil {
 		return err
 	}
 	// Let in-flight updates answer before the run ends.
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return settle(ctx, idle)
 }
 
 func (w *incident) targets() policy.TargetTimes { return w.pol.Targets[w.rec.Priority] }

@@ -7,4 +7,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(IncidentWorkflow)
 	r.RegisterWorkflow(RequestWorkflow)
 	r.RegisterWorkflow(ChangeWorkflow)
+	r.RegisterWorkflow(ProblemWorkflow)
 }

@@ -86,3 +86,22 @@ func TestRegressionRequestTimerFiresOnStalePlanWhileProjecting(t *testing.T) {
 	require.Empty(t, r.SLA.Breached, "fulfilled before the target")
 	require.Empty(t, h.breaches("resolution"))
 }
+
+// An action that ends a case may arrive by signal (email, chat). The run
+// used to complete as soon as the status changed, before the signalled
+// action's projection was written: AllHandlersFinished does not count the
+// signal receiver. The closing entry must be in the database.
+func TestRegressionSignalledCloseIsProjected(t *testing.T) {
+	h := newHarness(t, t0)
+	h.act(1*minute, startWork())
+	h.act(2*minute, resolve())
+	h.at(3*minute, func() {
+		h.env.SignalWorkflow(workflows.SignalAct, workflows.Action{Action: "confirm", Actor: rita, Source: "email"})
+	})
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, incidentInput(incidentPolicy(t), "high", "high"))
+	h.requireFinished()
+	last := h.last()
+	require.Equal(t, "confirm", last.Entry.Action)
+	require.Equal(t, "email", last.Entry.Detail["source"])
+	require.Equal(t, workflows.StatusClosed, last.Case.Status)
+}

@@ -141,7 +141,7 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 	}
 	w.opened = true
 
-	receiveSignals(ctx, proc)
+	idle := receiveSignals(ctx, proc)
 
 	ended := func() bool {
 		return w.rec.Status == ReqClosed || w.rec.Status == ReqRejected || w.rec.Status == ReqCancelled
@@ -149,7 +149,7 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 	if err := runTimers(ctx, &w.wake, ended, w.nextTimer); err != nil {
 		return err
 	}
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return settle(ctx, idle)
 }
 
 func (w *request) startClock(now time.Time) {

@@ -1,0 +1,333 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kanri-itsm/kanri/activities"
+	"github.com/kanri-itsm/kanri/policy"
+)
+
+// Problem statuses (spec §2.11 (e)).
+const (
+	PrbLogged        = "logged"
+	PrbInvestigating = "investigating"
+	PrbKnownError    = "known_error"
+	PrbResolved      = "resolved"
+	PrbClosed        = "closed"
+)
+
+// ProblemInput starts a problem. The change approvers are copied in so an
+// RFC the problem raises is approved under the rules the problem started
+// with.
+type ProblemInput struct {
+	ID          string            `json:"id"`
+	Num         int64             `json:"num"`
+	Title       string            `json:"title"`
+	Description string            `json:"description"`
+	Service     string            `json:"service"`
+	Impact      string            `json:"impact"`
+	Urgency     string            `json:"urgency"`
+	Incidents   []string          `json:"incidents"`
+	Actor       Actor             `json:"actor"`
+	Source      string            `json:"source"`
+	Matrix      policy.Matrix     `json:"matrix"`
+	Approvers   map[string]Quorum `json:"approvers"` // by change type
+}
+
+// Problem is the record of a problem.
+type Problem struct {
+	ID           string     `json:"id"`
+	Kind         string     `json:"kind"`
+	Title        string     `json:"title"`
+	Description  string     `json:"description"`
+	Status       string     `json:"status"`
+	Service      string     `json:"service"`
+	Impact       string     `json:"impact"`
+	Urgency      string     `json:"urgency"`
+	Priority     string     `json:"priority"`
+	Assignee     string     `json:"assignee"`
+	Group        string     `json:"group"`
+	RootCause    string     `json:"root_cause"`
+	Workaround   string     `json:"workaround"`
+	KnownErrorAt *time.Time `json:"known_error_at"`
+	NeedsChange  bool       `json:"needs_change"`
+	RFCs         []string   `json:"rfcs"`
+	Resolution   string     `json:"resolution"`
+	ResolvedAt   *time.Time `json:"resolved_at"`
+	Review       *Review    `json:"review"`
+	ClosedAt     *time.Time `json:"closed_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	CreatedBy    string     `json:"created_by"`
+	WaitingFor   string     `json:"waiting_for"`
+	Links        []Link     `json:"links"`
+}
+
+type problem struct {
+	rec       Problem
+	num       int64
+	approvers map[string]Quorum
+	journal   journal
+	opened    bool
+}
+
+// ProblemWorkflow runs one problem from logging to closure. When a CI must
+// change, it raises an RFC: a change workflow of its own, started as a
+// child that outlives the problem.
+func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
+	now := workflow.Now(ctx).UTC()
+	priority, err := in.Matrix.Priority(in.Impact, in.Urgency)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	w := &problem{num: in.Num, approvers: in.Approvers, rec: Problem{
+		ID: in.ID, Kind: "problems", Title: in.Title, Description: in.Description, Status: PrbLogged,
+		Service: in.Service, Impact: in.Impact, Urgency: in.Urgency, Priority: priority, RFCs: []string{},
+		CreatedAt: now, UpdatedAt: now, CreatedBy: in.Actor.ID, Links: []Link{},
+	}}
+	for _, id := range in.Incidents {
+		w.rec.Links = append(w.rec.Links, Link{Kind: "incidents", ID: id, Relation: "caused_by_this"})
+	}
+	proc := process[Problem]{
+		record:   func() Problem { return w.rec },
+		opened:   func() bool { return w.opened },
+		validate: w.validate,
+		apply:    w.apply,
+		refuse: func(ctx workflow.Context, a Action, err error) {
+			_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
+		},
+	}
+	if err := registerHandlers(ctx, proc); err != nil {
+		return err
+	}
+	d := detail("source", in.Source, "priority", priority)
+	if len(in.Incidents) > 0 {
+		d["incidents"] = slices.Clone(in.Incidents)
+	}
+	if err := w.transition(ctx, in.Actor.ID, "open", "", d, nil); err != nil {
+		return err
+	}
+	w.opened = true
+	idle := receiveSignals(ctx, proc)
+	if err := workflow.Await(ctx, func() bool { return w.rec.Status == PrbClosed }); err != nil {
+		return err
+	}
+	return settle(ctx, idle)
+}
+
+func (w *problem) transition(ctx workflow.Context, actor, action, from string, d map[string]any, notes []activities.Note) error {
+	now := workflow.Now(ctx).UTC()
+	w.rec.UpdatedAt = now
+	w.rec.WaitingFor = w.waitingFor()
+	return w.journal.record(ctx, activities.CaseRow{
+		ID: w.rec.ID, Kind: w.rec.Kind, Num: w.num, Title: w.rec.Title, Status: w.rec.Status,
+		Priority: w.rec.Priority, Service: w.rec.Service, Assignee: w.rec.Assignee, Group: w.rec.Group,
+		CreatedBy: w.rec.CreatedBy, CreatedAt: w.rec.CreatedAt, UpdatedAt: now, Record: marshalRecord(w.rec),
+	}, activities.Entry{At: now, Actor: actor, Action: action, From: from, To: w.rec.Status, Detail: d}, notes)
+}
+
+func (w *problem) waitingFor() string {
+	r := w.rec
+	switch r.Status {
+	case PrbLogged:
+		return "investigation"
+	case PrbInvestigating:
+		return "root cause and workaround (record_known_error)"
+	case PrbKnownError:
+		if r.NeedsChange && len(r.RFCs) == 0 {
+			return "an RFC for the CI change (raise_rfc)"
+		}
+		return "resolution"
+	case PrbResolved:
+		if r.Review == nil {
+			return "review of the resolution's effectiveness"
+		}
+		return "closure"
+	}
+	return ""
+}
+
+func (w *problem) validate(a Action) error {
+	r := w.rec
+	who := a.Actor
+	staff := who.Has(policy.RoleAgent, policy.RoleAdmin)
+	switch a.Action {
+	case "review":
+		if !who.Has(policy.RoleProcessOwner, policy.RoleAdmin) {
+			return forbidden("%s may not review %s: it needs the process_owner role", who.ID, r.ID)
+		}
+	case "comment", "link":
+		if !staff && !who.Has(policy.RoleProcessOwner) {
+			return forbidden("%s may not %s %s", who.ID, a.Action, r.ID)
+		}
+	case "assign", "investigate", "record_known_error", "raise_rfc", "resolve", "close":
+		if !staff {
+			return forbidden("%s may not %s %s: it needs the agent role", who.ID, a.Action, r.ID)
+		}
+	default:
+		return invalid("unknown action %q for a problem", a.Action)
+	}
+	within := func(statuses ...string) error {
+		if !slices.Contains(statuses, r.Status) {
+			return conflict("%s cannot %s a problem that is %s", who.ID, a.Action, r.Status)
+		}
+		return nil
+	}
+	switch a.Action {
+	case "assign":
+		if err := within(PrbLogged, PrbInvestigating, PrbKnownError); err != nil {
+			return err
+		}
+		if a.Assignee == "" && a.Group == "" {
+			return invalid("assign needs an assignee or a group")
+		}
+	case "investigate":
+		return within(PrbLogged)
+	case "record_known_error":
+		if err := within(PrbInvestigating, PrbKnownError); err != nil {
+			return err
+		}
+		if a.RootCause == "" {
+			return invalid("record_known_error needs a root_cause")
+		}
+	case "raise_rfc":
+		if err := within(PrbInvestigating, PrbKnownError); err != nil {
+			return err
+		}
+		q, ok := w.approvers[a.Type]
+		if !ok || q.Group == "" {
+			return invalid("type %q is not one of normal, emergency, major", a.Type)
+		}
+		if a.BackoutPlan == "" {
+			return invalid("raise_rfc needs a backout_plan")
+		}
+	case "resolve":
+		if err := within(PrbInvestigating, PrbKnownError); err != nil {
+			return err
+		}
+		if a.Resolution == "" {
+			return invalid("resolve needs a resolution")
+		}
+		if r.NeedsChange && len(r.RFCs) == 0 {
+			return conflict("%s needs a CI change: raise an RFC before resolving it", r.ID)
+		}
+	case "review":
+		if err := within(PrbResolved); err != nil {
+			return err
+		}
+		if a.Summary == "" {
+			return invalid("review needs a summary")
+		}
+	case "close":
+		if err := within(PrbResolved); err != nil {
+			return err
+		}
+		if r.Review == nil {
+			return conflict("%s closes only after the review of the resolution's effectiveness", r.ID)
+		}
+	case "comment":
+		if r.Status == PrbClosed {
+			return conflict("%s is closed", r.ID)
+		}
+		if a.Body == "" {
+			return invalid("comment needs a body")
+		}
+	case "link":
+		if a.Kind == "" || a.ID == "" || a.Relation == "" {
+			return invalid("link needs kind, id and relation")
+		}
+	}
+	return nil
+}
+
+func (w *problem) apply(ctx workflow.Context, a Action) error {
+	now := workflow.Now(ctx).UTC()
+	r := &w.rec
+	from := r.Status
+	d := detail("source", a.Source)
+	switch a.Action {
+	case "assign":
+		if a.Group != "" {
+			r.Group, d["group"] = a.Group, a.Group
+		}
+		if a.Assignee != "" {
+			r.Assignee, d["assignee"] = a.Assignee, a.Assignee
+		}
+	case "investigate":
+		r.Status = PrbInvestigating
+		if r.Assignee == "" {
+			r.Assignee = a.Actor.ID
+		}
+	case "record_known_error":
+		r.RootCause, r.Workaround = a.RootCause, a.Workaround
+		r.NeedsChange = a.NeedsChange != nil && *a.NeedsChange
+		if r.KnownErrorAt == nil {
+			r.KnownErrorAt = &now
+		}
+		d["root_cause"], d["workaround"], d["needs_change"] = a.RootCause, a.Workaround, r.NeedsChange
+		r.Status = PrbKnownError
+	case "raise_rfc":
+		id, err := w.raiseRFC(ctx, a)
+		if err != nil {
+			return err
+		}
+		r.RFCs = append(r.RFCs, id)
+		r.Links = append(r.Links, Link{Kind: "changes", ID: id, Relation: "rfc"})
+		d["rfc"], d["type"] = id, a.Type
+	case "resolve":
+		r.Resolution, r.ResolvedAt, r.Status = a.Resolution, &now, PrbResolved
+		d["resolution"] = a.Resolution
+	case "review":
+		r.Review = &Review{Summary: a.Summary, By: a.Actor.ID, At: now}
+		d["summary"] = a.Summary
+	case "close":
+		r.ClosedAt, r.Status = &now, PrbClosed
+	case "comment":
+		d["body"] = a.Body
+	case "link":
+		r.Links = append(r.Links, Link{Kind: a.Kind, ID: a.ID, Relation: a.Relation})
+		d["kind"], d["id"], d["relation"] = a.Kind, a.ID, a.Relation
+	}
+	return w.transition(ctx, a.Actor.ID, a.Action, from, d, nil)
+}
+
+// raiseRFC takes the next change id and starts the change as a child
+// workflow that the problem abandons when it closes: the change has a life
+// of its own. The RFC is raised by the person who asked for it, so the
+// change's segregation of duties applies to them.
+func (w *problem) raiseRFC(ctx workflow.Context, a Action) (string, error) {
+	var a0 *activities.Activities
+	var id activities.NewID
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 10 * time.Second},
+	})
+	if err := workflow.ExecuteLocalActivity(lctx, a0.NextID, "changes", "CHG").Get(ctx, &id); err != nil {
+		return "", fmt.Errorf("take a change id: %w", err)
+	}
+	q := w.approvers[a.Type]
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        id.ID,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	title := fmt.Sprintf("%s: %s", w.rec.ID, w.rec.Title)
+	var services []string
+	if w.rec.Service != "" {
+		services = []string{w.rec.Service}
+	}
+	child := workflow.ExecuteChildWorkflow(cctx, ChangeWorkflow, ChangeInput{
+		ID: id.ID, Num: id.Num, Title: title, Description: w.rec.RootCause, Type: a.Type,
+		Services: services, BackoutPlan: a.BackoutPlan, Actor: a.Actor, Source: "problem " + w.rec.ID,
+		Approvers: &q,
+	})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		return "", fmt.Errorf("start %s: %w", id.ID, err)
+	}
+	return id.ID, nil
+}
