@@ -59,8 +59,9 @@ func TestReplay(t *testing.T) {
 
 // memRecorder is an in-memory activities.Recorder.
 type memRecorder struct {
-	mu sync.Mutex
-	ps []store.Projection
+	mu   sync.Mutex
+	ps   []store.Projection
+	next int64
 }
 
 func (m *memRecorder) Project(_ context.Context, p store.Projection) error {
@@ -71,6 +72,14 @@ func (m *memRecorder) Project(_ context.Context, p store.Projection) error {
 }
 
 // actions lists the history actions projected for the case, in seq order.
+// NextID hands out ids for the cases a workflow starts (a problem's RFC).
+func (m *memRecorder) NextID(_ context.Context, kind, prefix string) (string, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.next++
+	return fmt.Sprintf("%s-%06d", prefix, 900+m.next), 900 + m.next, nil
+}
+
 func (m *memRecorder) actions(caseID string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -176,7 +185,7 @@ func TestRecordHistories(t *testing.T) {
 	mem := &memRecorder{}
 	ts.NewWorker(workflows.TaskQueue, func(reg worker.Registry) {
 		workflows.Register(reg)
-		reg.RegisterActivity(&activities.Activities{Store: mem})
+		reg.RegisterActivity(&activities.Activities{Store: mem, IDs: mem})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -274,6 +283,22 @@ func TestRecordHistories(t *testing.T) {
 		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "test start-up in staging"}, tess))
 		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
 		r.finish(id, "change_lifecycle")
+	})
+
+	t.Run("problem to rfc", func(t *testing.T) {
+		r.t = t
+		const id = "PRB-000101"
+		in := problemInput(t)
+		in.ID, in.Num = id, 101
+		r.open(id, workflows.ProblemWorkflow, in)
+		r.mustAct(id, as(workflows.Action{Action: "investigate"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "record_known_error", RootCause: "TLS library leak", Workaround: "restart nightly", NeedsChange: &yes}, alice))
+		require.Error(t, r.act(id, as(workflows.Action{Action: "resolve", Resolution: "patched"}, alice)), "no resolve before the RFC")
+		r.mustAct(id, as(workflows.Action{Action: "raise_rfc", Type: "normal", BackoutPlan: "downgrade"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "resolve", Resolution: "patched"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "no repeats"}, tess))
+		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
+		r.finish(id, "problem_to_rfc")
 	})
 }
 
