@@ -143,6 +143,14 @@ func checkText(field, v string, required bool, limit int) error {
 	return nil
 }
 
+// checkHeading checks what every new case has: a title and a description.
+func checkHeading(title, description string) error {
+	return errors.Join(
+		checkText("title", title, true, maxTitle),
+		checkText("description", description, false, maxText),
+	)
+}
+
 func (s *Service) knownService(id string) bool {
 	return slices.ContainsFunc(s.Config.Services, func(x policy.Service) bool { return x.ID == id })
 }
@@ -163,10 +171,7 @@ func (s *Service) caller(actor workflows.Actor, caller string) (string, error) {
 // OpenIncident logs an incident and returns its record once it is in the
 // database. source names the channel (api, email, slack).
 func (s *Service) OpenIncident(ctx context.Context, actor workflows.Actor, in OpenIncident, source string) (json.RawMessage, error) {
-	if err := errors.Join(
-		checkText("title", in.Title, true, maxTitle),
-		checkText("description", in.Description, false, maxText),
-	); err != nil {
+	if err := checkHeading(in.Title, in.Description); err != nil {
 		return nil, err
 	}
 	pol := s.Config.IncidentPolicy()
@@ -196,10 +201,7 @@ func (s *Service) OpenIncident(ctx context.Context, actor workflows.Actor, in Op
 
 // OpenRequest records a service request for a catalogue item.
 func (s *Service) OpenRequest(ctx context.Context, actor workflows.Actor, in OpenRequest, source string) (json.RawMessage, error) {
-	if err := errors.Join(
-		checkText("title", in.Title, true, maxTitle),
-		checkText("description", in.Description, false, maxText),
-	); err != nil {
+	if err := checkHeading(in.Title, in.Description); err != nil {
 		return nil, err
 	}
 	if in.Item == "" {
@@ -234,8 +236,7 @@ func (s *Service) OpenChange(ctx context.Context, actor workflows.Actor, in Open
 		return nil, fail(ErrForbidden, "%s may not raise a change: it needs the agent role", actor.ID)
 	}
 	if err := errors.Join(
-		checkText("title", in.Title, true, maxTitle),
-		checkText("description", in.Description, false, maxText),
+		checkHeading(in.Title, in.Description),
 		checkText("backout_plan", in.BackoutPlan, in.Type != "standard", maxText),
 	); err != nil {
 		return nil, err
@@ -279,10 +280,7 @@ func (s *Service) OpenProblem(ctx context.Context, actor workflows.Actor, in Ope
 	if !actor.Has(policy.RoleAgent, policy.RoleAdmin) {
 		return nil, fail(ErrForbidden, "%s may not record a problem: it needs the agent role", actor.ID)
 	}
-	if err := errors.Join(
-		checkText("title", in.Title, true, maxTitle),
-		checkText("description", in.Description, false, maxText),
-	); err != nil {
+	if err := checkHeading(in.Title, in.Description); err != nil {
 		return nil, err
 	}
 	pol := s.Config.IncidentPolicy()

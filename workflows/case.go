@@ -170,8 +170,10 @@ type process[R any] struct {
 	opened   func() bool
 	validate func(Action) error
 	apply    func(workflow.Context, Action) error
-	// refuse records an action that arrived by signal and failed validation.
-	refuse func(workflow.Context, Action, error)
+	// status is the case's current status, and transition records one
+	// history entry: receiveSignals records a refused signal with them.
+	status     func() string
+	transition func(ctx workflow.Context, actor, action, from string, d map[string]any, notes []activities.Note) error
 }
 
 // registerHandlers installs what every case answers before it opens: the
@@ -213,7 +215,7 @@ func receiveSignals[R any](ctx workflow.Context, p process[R]) (idle func() bool
 			signals.Receive(ctx, &a)
 			busy = true
 			if err := p.validate(a); err != nil {
-				p.refuse(ctx, a, err)
+				_ = p.transition(ctx, a.Actor.ID, "refused", p.status(), detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
 			} else {
 				_ = p.apply(ctx, a)
 			}
@@ -221,6 +223,39 @@ func receiveSignals[R any](ctx workflow.Context, p process[R]) (idle func() bool
 		}
 	})
 	return func() bool { return !busy }
+}
+
+// inStatus is the validators' status check: a 409 unless the case is in
+// one of the statuses. noun names the kind in the message ("an incident").
+func inStatus(status string, who Actor, action, noun string, statuses ...string) error {
+	if !slices.Contains(statuses, status) {
+		return conflict("%s cannot %s %s that is %s", who.ID, action, noun, status)
+	}
+	return nil
+}
+
+// checkComment and checkLink validate the two actions every kind takes.
+func checkComment(a Action, id string, ended bool, status string) error {
+	if ended {
+		return conflict("%s is %s", id, status)
+	}
+	if a.Body == "" {
+		return invalid("comment needs a body")
+	}
+	return nil
+}
+
+func checkLink(a Action) error {
+	if a.Kind == "" || a.ID == "" || a.Relation == "" {
+		return invalid("link needs kind, id and relation")
+	}
+	return nil
+}
+
+// applyLink adds the link an action carries and says so in the detail.
+func applyLink(a Action, links *[]Link, d map[string]any) {
+	*links = append(*links, Link{Kind: a.Kind, ID: a.ID, Relation: a.Relation})
+	d["kind"], d["id"], d["relation"] = a.Kind, a.ID, a.Relation
 }
 
 // settle waits, before a case's run completes, until every update handler

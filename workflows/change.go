@@ -128,13 +128,12 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) error {
 		d["pre_approved"] = in.StandardChange
 	}
 	proc := process[Change]{
-		record:   func() Change { return w.rec },
-		opened:   func() bool { return w.opened },
-		validate: w.validate,
-		apply:    w.apply,
-		refuse: func(ctx workflow.Context, a Action, err error) {
-			_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-		},
+		record:     func() Change { return w.rec },
+		opened:     func() bool { return w.opened },
+		validate:   w.validate,
+		apply:      w.apply,
+		status:     func() string { return w.rec.Status },
+		transition: w.transition,
 	}
 	if err := registerHandlers(ctx, proc); err != nil {
 		return err
@@ -228,12 +227,7 @@ func (w *change) validate(a Action) error {
 	default:
 		return invalid("unknown action %q for a change", a.Action)
 	}
-	within := func(statuses ...string) error {
-		if !slices.Contains(statuses, r.Status) {
-			return conflict("%s cannot %s a change that is %s", who.ID, a.Action, r.Status)
-		}
-		return nil
-	}
+	within := func(statuses ...string) error { return inStatus(r.Status, who, a.Action, "a change", statuses...) }
 	switch a.Action {
 	case "assess":
 		if err := within(ChgRequested, ChgAssessed); err != nil {
@@ -294,16 +288,9 @@ func (w *change) validate(a Action) error {
 		}
 		return within(ChgReviewed)
 	case "comment":
-		if r.Status == ChgClosed || r.Status == ChgRejected {
-			return conflict("%s is %s", r.ID, r.Status)
-		}
-		if a.Body == "" {
-			return invalid("comment needs a body")
-		}
+		return checkComment(a, r.ID, r.Status == ChgClosed || r.Status == ChgRejected, r.Status)
 	case "link":
-		if a.Kind == "" || a.ID == "" || a.Relation == "" {
-			return invalid("link needs kind, id and relation")
-		}
+		return checkLink(a)
 	}
 	return nil
 }
@@ -375,8 +362,7 @@ func (w *change) apply(ctx workflow.Context, a Action) error {
 	case "comment":
 		d["body"] = a.Body
 	case "link":
-		r.Links = append(r.Links, Link{Kind: a.Kind, ID: a.ID, Relation: a.Relation})
-		d["kind"], d["id"], d["relation"] = a.Kind, a.ID, a.Relation
+		applyLink(a, &r.Links, d)
 	}
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, notes)
 }

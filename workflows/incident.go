@@ -131,11 +131,12 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 	w.plan()
 
 	proc := process[Incident]{
-		record:   func() Incident { return w.rec },
-		opened:   func() bool { return w.opened },
-		validate: w.validate,
-		apply:    w.apply,
-		refuse:   w.refuse,
+		record:     func() Incident { return w.rec },
+		opened:     func() bool { return w.opened },
+		validate:   w.validate,
+		apply:      w.apply,
+		status:     func() string { return w.rec.Status },
+		transition: w.transition,
 	}
 	if err := registerHandlers(ctx, proc); err != nil {
 		return err
@@ -318,12 +319,7 @@ func (w *incident) validate(a Action) error {
 		}
 		return nil
 	}
-	within := func(statuses ...string) error {
-		if !slices.Contains(statuses, r.Status) {
-			return conflict("%s cannot %s an incident that is %s", who.ID, a.Action, r.Status)
-		}
-		return nil
-	}
+	within := func(statuses ...string) error { return inStatus(r.Status, who, a.Action, "an incident", statuses...) }
 	switch a.Action {
 	case "assign":
 		if err := within(StatusLogged, StatusAssigned, StatusInProgress, StatusPending); err != nil {
@@ -335,12 +331,7 @@ func (w *incident) validate(a Action) error {
 	case "start":
 		return within(StatusLogged, StatusAssigned)
 	case "comment":
-		if err := notClosed(); err != nil {
-			return err
-		}
-		if a.Body == "" {
-			return invalid("comment needs a body")
-		}
+		return checkComment(a, r.ID, r.Status == StatusClosed, r.Status)
 	case "pend":
 		if err := within(StatusLogged, StatusAssigned, StatusInProgress); err != nil {
 			return err
@@ -409,8 +400,8 @@ func (w *incident) validate(a Action) error {
 			return invalid("review_major needs a summary")
 		}
 	case "link":
-		if a.Kind == "" || a.ID == "" || a.Relation == "" {
-			return invalid("link needs kind, id and relation")
+		if err := checkLink(a); err != nil {
+			return err
 		}
 		if a.ID == r.ID {
 			return invalid("an incident cannot link to itself")
@@ -532,17 +523,9 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 		r.MajorReview = &MajorReview{By: a.Actor.ID, At: now, Summary: a.Summary, Improvements: a.Improvements}
 		d["summary"], d["improvements"] = a.Summary, a.Improvements
 	case "link":
-		l := Link{Kind: a.Kind, ID: a.ID, Relation: a.Relation}
-		r.Links = append(r.Links, l)
-		d["kind"], d["id"], d["relation"] = l.Kind, l.ID, l.Relation
+		applyLink(a, &r.Links, d)
 	}
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, notes)
-}
-
-// refuse records an action that arrived by signal and failed its checks, so
-// that nothing sent by email or chat is lost unseen.
-func (w *incident) refuse(ctx workflow.Context, a Action, err error) {
-	_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
 }
 
 func (w *incident) escalateFunctionally(d map[string]any, notes *[]activities.Note) {

@@ -95,13 +95,12 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 		w.rec.Links = append(w.rec.Links, Link{Kind: "incidents", ID: id, Relation: "caused_by_this"})
 	}
 	proc := process[Problem]{
-		record:   func() Problem { return w.rec },
-		opened:   func() bool { return w.opened },
-		validate: w.validate,
-		apply:    w.apply,
-		refuse: func(ctx workflow.Context, a Action, err error) {
-			_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-		},
+		record:     func() Problem { return w.rec },
+		opened:     func() bool { return w.opened },
+		validate:   w.validate,
+		apply:      w.apply,
+		status:     func() string { return w.rec.Status },
+		transition: w.transition,
 	}
 	if err := registerHandlers(ctx, proc); err != nil {
 		return err
@@ -173,12 +172,7 @@ func (w *problem) validate(a Action) error {
 	default:
 		return invalid("unknown action %q for a problem", a.Action)
 	}
-	within := func(statuses ...string) error {
-		if !slices.Contains(statuses, r.Status) {
-			return conflict("%s cannot %s a problem that is %s", who.ID, a.Action, r.Status)
-		}
-		return nil
-	}
+	within := func(statuses ...string) error { return inStatus(r.Status, who, a.Action, "a problem", statuses...) }
 	switch a.Action {
 	case "assign":
 		if err := within(PrbLogged, PrbInvestigating, PrbKnownError); err != nil {
@@ -232,16 +226,9 @@ func (w *problem) validate(a Action) error {
 			return conflict("%s closes only after the review of the resolution's effectiveness", r.ID)
 		}
 	case "comment":
-		if r.Status == PrbClosed {
-			return conflict("%s is closed", r.ID)
-		}
-		if a.Body == "" {
-			return invalid("comment needs a body")
-		}
+		return checkComment(a, r.ID, r.Status == PrbClosed, r.Status)
 	case "link":
-		if a.Kind == "" || a.ID == "" || a.Relation == "" {
-			return invalid("link needs kind, id and relation")
-		}
+		return checkLink(a)
 	}
 	return nil
 }
@@ -291,8 +278,7 @@ func (w *problem) apply(ctx workflow.Context, a Action) error {
 	case "comment":
 		d["body"] = a.Body
 	case "link":
-		r.Links = append(r.Links, Link{Kind: a.Kind, ID: a.ID, Relation: a.Relation})
-		d["kind"], d["id"], d["relation"] = a.Kind, a.ID, a.Relation
+		applyLink(a, &r.Links, d)
 	}
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, nil)
 }

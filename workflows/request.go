@@ -119,13 +119,12 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 	w.plan()
 
 	proc := process[Request]{
-		record:   func() Request { return w.rec },
-		opened:   func() bool { return w.opened },
-		validate: w.validate,
-		apply:    w.apply,
-		refuse: func(ctx workflow.Context, a Action, err error) {
-			_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-		},
+		record:     func() Request { return w.rec },
+		opened:     func() bool { return w.opened },
+		validate:   w.validate,
+		apply:      w.apply,
+		status:     func() string { return w.rec.Status },
+		transition: w.transition,
 	}
 	if err := registerHandlers(ctx, proc); err != nil {
 		return err
@@ -261,12 +260,7 @@ func (w *request) validate(a Action) error {
 	default:
 		return invalid("unknown action %q for a service request", a.Action)
 	}
-	within := func(statuses ...string) error {
-		if !slices.Contains(statuses, r.Status) {
-			return conflict("%s cannot %s a request that is %s", who.ID, a.Action, r.Status)
-		}
-		return nil
-	}
+	within := func(statuses ...string) error { return inStatus(r.Status, who, a.Action, "a request", statuses...) }
 	active := []string{ReqLogged, ReqAssigned, ReqFulfilling, ReqPending}
 	switch a.Action {
 	case "approve", "reject":
@@ -318,16 +312,9 @@ func (w *request) validate(a Action) error {
 			return invalid("cancel needs a reason")
 		}
 	case "comment":
-		if r.Status == ReqClosed || r.Status == ReqRejected || r.Status == ReqCancelled {
-			return conflict("%s is %s", r.ID, r.Status)
-		}
-		if a.Body == "" {
-			return invalid("comment needs a body")
-		}
+		return checkComment(a, r.ID, r.Status == ReqClosed || r.Status == ReqRejected || r.Status == ReqCancelled, r.Status)
 	case "link":
-		if a.Kind == "" || a.ID == "" || a.Relation == "" {
-			return invalid("link needs kind, id and relation")
-		}
+		return checkLink(a)
 	}
 	return nil
 }
@@ -396,8 +383,7 @@ func (w *request) apply(ctx workflow.Context, a Action) error {
 	case "comment":
 		d["body"] = a.Body
 	case "link":
-		r.Links = append(r.Links, Link{Kind: a.Kind, ID: a.ID, Relation: a.Relation})
-		d["kind"], d["id"], d["relation"] = a.Kind, a.ID, a.Relation
+		applyLink(a, &r.Links, d)
 	}
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, notes)
 }
