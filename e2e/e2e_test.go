@@ -477,8 +477,9 @@ func testProblem(t *testing.T, k *kanri) {
 		t.Fatalf("raise_rfc: %v", m)
 	}
 	chg := rfcs[0].(string)
-	c := k.eventually("changes", chg, 10*time.Second, "the RFC is recorded", func(r map[string]any) bool { return r["status"] == "requested" })
-	if c["created_by"] != "alice" || !strings.Contains(c["title"].(string), id) {
+	// Read your writes: raise_rfc answers once the RFC can be read.
+	c := k.must(200, "GET", "/api/v1/changes/"+chg, "alice-token", nil)
+	if c["status"] != "requested" || c["created_by"] != "alice" || !strings.Contains(c["title"].(string), id) {
 		t.Fatalf("RFC: %v", c)
 	}
 	k.act("problems", id, "alice-token", map[string]any{"action": "resolve", "resolution": "patched by " + chg})

@@ -31,6 +31,9 @@ const (
 	// (email, chat). It goes through the same checks as UpdateAct; a refused
 	// signal is recorded in the history rather than dropped silently.
 	SignalAct = "act"
+	// SignalOpened is what a case started by another case (a problem's
+	// RFC) sends its parent once its opening is in the database.
+	SignalOpened = "child_opened"
 	// QueryRecord returns the record as the workflow holds it.
 	QueryRecord = "record"
 )

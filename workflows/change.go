@@ -142,6 +142,14 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) error {
 		return err
 	}
 	w.opened = true
+	if parent := workflow.GetInfo(ctx).ParentWorkflowExecution; parent != nil &&
+		workflow.GetVersion(ctx, "tell-parent-opened", workflow.DefaultVersion, 1) == 1 {
+		// The problem that raised this RFC answers its caller only once the
+		// change can be read.
+		if err := workflow.SignalExternalWorkflow(ctx, parent.ID, "", SignalOpened, in.ID).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not tell the parent case that the change opened", "parent", parent.ID, "error", err)
+		}
+	}
 	idle := receiveSignals(ctx, proc)
 
 	if err := workflow.Await(ctx, func() bool { return w.rec.Status == ChgClosed || w.rec.Status == ChgRejected }); err != nil {

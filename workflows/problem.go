@@ -75,6 +75,8 @@ type problem struct {
 	approvers map[string]Quorum
 	journal   journal
 	opened    bool
+	// rfcOpened holds the RFCs that reported their opening in the database.
+	rfcOpened map[string]bool
 }
 
 // ProblemWorkflow runs one problem from logging to closure. When a CI must
@@ -86,7 +88,7 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	w := &problem{num: in.Num, approvers: in.Approvers, rec: Problem{
+	w := &problem{num: in.Num, approvers: in.Approvers, rfcOpened: map[string]bool{}, rec: Problem{
 		ID: in.ID, Kind: "problems", Title: in.Title, Description: in.Description, Status: PrbLogged,
 		Service: in.Service, Impact: in.Impact, Urgency: in.Urgency, Priority: priority, RFCs: []string{},
 		CreatedAt: now, UpdatedAt: now, CreatedBy: in.Actor.ID, Links: []Link{},
@@ -114,6 +116,14 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 	}
 	w.opened = true
 	idle := receiveSignals(ctx, proc)
+	rfcs := workflow.GetSignalChannel(ctx, SignalOpened)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var id string
+			rfcs.Receive(ctx, &id)
+			w.rfcOpened[id] = true
+		}
+	})
 	if err := workflow.Await(ctx, func() bool { return w.rec.Status == PrbClosed }); err != nil {
 		return err
 	}
@@ -314,6 +324,14 @@ func (w *problem) raiseRFC(ctx workflow.Context, a Action) (string, error) {
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return "", fmt.Errorf("start %s: %w", id.ID, err)
+	}
+	// Read your writes: raise_rfc answers once the change is in the
+	// database, which the change reports by signal. Histories recorded
+	// before this wait replay without it.
+	if workflow.GetVersion(ctx, "await-rfc-opened", workflow.DefaultVersion, 1) == 1 {
+		if err := workflow.Await(ctx, func() bool { return w.rfcOpened[id.ID] }); err != nil {
+			return "", err
+		}
 	}
 	return id.ID, nil
 }
