@@ -60,6 +60,11 @@ type ProjectInput struct {
 	Case  CaseRow `json:"case"`
 	Entry Entry   `json:"entry"`
 	Notes []Note  `json:"notes,omitempty"`
+	// Schedule is a change's entry in the change schedule, KnownError a
+	// problem's entry in the known-error database; either is written with
+	// the transition when set.
+	Schedule   *store.ScheduledChange `json:"schedule,omitempty"`
+	KnownError *store.KnownError      `json:"known_error,omitempty"`
 }
 
 // Recorder is the part of the store the projection writes to.
@@ -90,6 +95,7 @@ type Observer interface {
 type Activities struct {
 	Store    Recorder
 	IDs      IDSource
+	CMDB     CMDB
 	Observer Observer
 }
 
@@ -129,6 +135,8 @@ func (a *Activities) Project(ctx context.Context, in ProjectInput) error {
 			CaseID: in.Case.ID, Seq: in.Entry.Seq, At: in.Entry.At, Actor: in.Entry.Actor,
 			Action: in.Entry.Action, From: in.Entry.From, To: in.Entry.To, Detail: detail,
 		},
+		Schedule:   in.Schedule,
+		KnownError: in.KnownError,
 	}
 	for _, n := range in.Notes {
 		p.Notifications = append(p.Notifications, store.Notification{

@@ -74,6 +74,7 @@ func New(o Options) http.Handler {
 		return r
 	}
 	v1 := r.Group("/api/v1", s.authenticate)
+	s.configurationRoutes(v1)
 	for _, k := range cases.Kinds() {
 		k := k
 		g := v1.Group("/" + k.Name)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kanri-itsm/kanri/activities"
 	"github.com/kanri-itsm/kanri/cases"
 	"github.com/kanri-itsm/kanri/workflows"
 )
@@ -93,6 +94,12 @@ func (s *server) create(c *gin.Context, k cases.Kind) {
 			return
 		}
 		rec, err = s.Cases.OpenChange(c.Request.Context(), actor, in, "api")
+	case "releases":
+		var in cases.OpenRelease
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenRelease(c.Request.Context(), actor, in, c.GetHeader("Idempotency-Key"))
 	default:
 		problem(c, http.StatusNotFound, "no such kind: "+k.Name)
 		return
@@ -145,6 +152,19 @@ type actionBody struct {
 	NeedsChange  *bool  `json:"needs_change"`
 	Type         string `json:"type"`
 	BackoutPlan  string `json:"backout_plan"`
+	// Changes and releases.
+	Plan               string                `json:"plan"`
+	AcceptanceCriteria []string              `json:"acceptance_criteria"`
+	RemovalPlan        string                `json:"removal_plan"`
+	CIUpdates          []activities.CIUpdate `json:"ci_updates"`
+	AcceptConflicts    bool                  `json:"accept_conflicts"`
+	Title              string                `json:"title"`
+	Description        string                `json:"description"`
+	CIs                []string              `json:"cis"`
+	Version            string                `json:"version"`
+	Results            string                `json:"results"`
+	Passed             *bool                 `json:"passed"`
+	Accept             *bool                 `json:"accept"`
 }
 
 func (s *server) act(c *gin.Context, k cases.Kind) {
@@ -164,6 +184,9 @@ func (s *server) act(c *gin.Context, k cases.Kind) {
 		Risk: b.Risk, Benefit: b.Benefit, Feasibility: b.Feasibility, Cost: b.Cost, Security: b.Security,
 		Start: b.Start, End: b.End, Success: b.Success, Notes: b.Notes,
 		RootCause: b.RootCause, Workaround: b.Workaround, NeedsChange: b.NeedsChange, Type: b.Type, BackoutPlan: b.BackoutPlan,
+		Plan: b.Plan, AcceptanceCriteria: b.AcceptanceCriteria, RemovalPlan: b.RemovalPlan, CIUpdates: b.CIUpdates,
+		AcceptConflicts: b.AcceptConflicts, Title: b.Title, Description: b.Description, CIs: b.CIs,
+		Version: b.Version, Results: b.Results, Passed: b.Passed, Accept: b.Accept,
 	}
 	// An Idempotency-Key makes a retried or double-clicked request apply once.
 	rec, err := s.Cases.Act(c.Request.Context(), k, c.Param("id"), a, c.GetHeader("Idempotency-Key"))
@@ -189,7 +212,7 @@ func listFilters(k cases.Kind) []string {
 	switch k.Name {
 	case "incidents":
 		return append(common, "priority", "major")
-	case "changes":
+	case "changes", "releases":
 		return []string{"status", "limit", "cursor"}
 	case "problems":
 		return []string{"status", "limit", "cursor", "priority", "service", "assignee", "group"}

@@ -176,7 +176,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	}
 
 	m := metrics.New()
-	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, IDs: a.store, Observer: m}, engine.WorkerOptions{
+	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, IDs: a.store, CMDB: a.store, Observer: m}, engine.WorkerOptions{
 		TaskQueue: o.TaskQueue, MaxConcurrentWorkflowTasks: o.WorkflowTasks, MaxConcurrentActivities: o.Activities,
 	})
 	if err = a.worker.Start(); err != nil {
@@ -343,6 +343,34 @@ func seed(ctx context.Context, db *store.Store, cfg *policy.Config) error {
 	}
 	if err := db.SeedDirectory(ctx, users, groups, services); err != nil {
 		return fmt.Errorf("seed the directory from the configuration: %w", err)
+	}
+	return seedCMDB(ctx, db, cfg)
+}
+
+// seedCMDB registers the configuration's CIs that the CMDB does not hold
+// yet. A CI registered before keeps what changes have written to it since:
+// after its registration, a CI changes only through change management.
+func seedCMDB(ctx context.Context, db *store.Store, cfg *policy.Config) error {
+	now := time.Now().UTC()
+	for _, c := range cfg.CMDB.CIs {
+		ci := store.CI{ID: c.ID, Type: c.Type, Name: c.Name, Owner: c.Owner, Status: c.Status, Version: c.Version,
+			Location: c.Location, Attributes: c.Attributes}
+		for _, rel := range []struct {
+			typ string
+			to  []string
+		}{{store.RelDependsOn, c.DependsOn}, {store.RelRunsOn, c.RunsOn}, {store.RelPartOf, c.PartOf}} {
+			for _, to := range rel.to {
+				ci.Relations = append(ci.Relations, store.Relation{Type: rel.typ, To: to})
+			}
+		}
+		if _, err := db.RegisterCI(ctx, ci, "configuration", now); err != nil && !errors.Is(err, store.ErrCIExists) {
+			return fmt.Errorf("register CI %s from the configuration: %w", c.ID, err)
+		}
+	}
+	for _, s := range cfg.Services {
+		if err := db.SetServiceCIs(ctx, s.ID, s.CIs); err != nil {
+			return fmt.Errorf("compose service %s from the configuration: %w", s.ID, err)
+		}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/kanri-itsm/kanri/activities"
 	"github.com/kanri-itsm/kanri/policy"
 	"github.com/kanri-itsm/kanri/store"
 	"github.com/kanri-itsm/kanri/workflows"
@@ -45,7 +46,7 @@ type Kind struct {
 
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
-	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}}
+	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}, {"releases", "REL"}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -113,6 +114,10 @@ type OpenChange struct {
 	Services       []string `json:"services"`
 	CIs            []string `json:"cis"`
 	BackoutPlan    string   `json:"backout_plan"`
+	// ServiceAction is "removal" or "transfer" for a change that removes or
+	// transfers a service; such a change is always major.
+	ServiceAction string                `json:"service_action"`
+	CIUpdates     []activities.CIUpdate `json:"ci_updates"`
 }
 
 func (s *Service) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -264,6 +269,26 @@ func (s *Service) OpenChange(ctx context.Context, actor workflows.Actor, in Open
 			return nil, fail(ErrInvalid, "service %q is not in the service catalogue", svc)
 		}
 	}
+	switch in.ServiceAction {
+	case "":
+	case "removal", "transfer":
+		// Spec §2.13: removing or transferring a service is always
+		// major-impact, and goes through design and transition.
+		if in.Type != "major" {
+			return nil, fail(ErrInvalid, "a service %s is always a major change: type must be major", in.ServiceAction)
+		}
+		if len(in.Services) == 0 {
+			return nil, fail(ErrInvalid, "a service %s names the services it removes or transfers", in.ServiceAction)
+		}
+	default:
+		return nil, fail(ErrInvalid, "service_action %q is not one of removal, transfer", in.ServiceAction)
+	}
+	if err := s.checkCIs(ctx, in.CIs); err != nil {
+		return nil, err
+	}
+	if err := s.checkCIUpdates(ctx, in.CIUpdates); err != nil {
+		return nil, err
+	}
 	id, num, err := s.Store.NextID(ctx, "changes", "CHG")
 	if err != nil {
 		return nil, fmt.Errorf("open change: %w", err)
@@ -271,7 +296,8 @@ func (s *Service) OpenChange(ctx context.Context, actor workflows.Actor, in Open
 	return s.start(ctx, id, workflows.ChangeWorkflow, workflows.ChangeInput{
 		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Type: in.Type,
 		StandardChange: in.StandardChange, Services: in.Services, CIs: in.CIs, BackoutPlan: in.BackoutPlan,
-		Actor: actor, Source: source, Approvers: approvers,
+		Actor: actor, Source: source, Approvers: approvers, ServiceAction: in.ServiceAction,
+		CIUpdates: in.CIUpdates, Rules: s.Config.ChangeRules(),
 	})
 }
 
@@ -310,7 +336,7 @@ func (s *Service) OpenProblem(ctx context.Context, actor workflows.Actor, in Ope
 	return s.start(ctx, id, workflows.ProblemWorkflow, workflows.ProblemInput{
 		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
 		Impact: in.Impact, Urgency: in.Urgency, Incidents: in.Incidents, Actor: actor, Source: source,
-		Matrix: pol.Matrix, Approvers: approvers,
+		Matrix: pol.Matrix, Approvers: approvers, ChangeRules: s.Config.ChangeRules(),
 	})
 }
 
@@ -358,6 +384,18 @@ func (s *Service) Act(ctx context.Context, kind Kind, id string, a workflows.Act
 	if err := s.checkReferences(ctx, a); err != nil {
 		return nil, err
 	}
+	switch kind.Name {
+	case "changes":
+		if a, err = s.checkChangeAction(ctx, row, a); err != nil {
+			return nil, err
+		}
+	case "problems":
+		if a.Action == "raise_rfc" || a.Action == "raise_change" {
+			if err := errors.Join(s.checkCIs(ctx, a.CIs), s.checkCIUpdates(ctx, a.CIUpdates)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -402,6 +440,8 @@ func (s *Service) checkReferences(ctx context.Context, a workflows.Action) error
 		{"improvements", a.Improvements}, {"comment", a.Comment}, {"notes", a.Notes}, {"benefit", a.Benefit},
 		{"feasibility", a.Feasibility}, {"cost", a.Cost}, {"security", a.Security},
 		{"root_cause", a.RootCause}, {"workaround", a.Workaround}, {"backout_plan", a.BackoutPlan},
+		{"plan", a.Plan}, {"removal_plan", a.RemovalPlan}, {"description", a.Description}, {"results", a.Results},
+		{"version", a.Version},
 	} {
 		if err := checkText(f.name, f.v, false, maxText); err != nil {
 			return err
@@ -455,7 +495,49 @@ func (s *Service) Get(ctx context.Context, kind Kind, id string, actor workflows
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", id, err)
 	}
+	if kind.Name == "incidents" && actor.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner) {
+		return s.withKnownErrors(ctx, row)
+	}
 	return row.Record, nil
+}
+
+// withKnownErrors shows an agent the known errors of the problems an
+// incident is linked to, workaround first: that is what the service desk
+// needs while the incident is open (spec §2.11).
+func (s *Service) withKnownErrors(ctx context.Context, row store.Case) (json.RawMessage, error) {
+	var rec struct {
+		Links []workflows.Link `json:"links"`
+	}
+	if err := json.Unmarshal(row.Record, &rec); err != nil {
+		return nil, fmt.Errorf("get %s: %w", row.ID, err)
+	}
+	var problems []string
+	for _, l := range rec.Links {
+		if l.Kind == "problems" && !slices.Contains(problems, l.ID) {
+			problems = append(problems, l.ID)
+		}
+	}
+	if len(problems) == 0 {
+		return row.Record, nil
+	}
+	known, err := s.Store.KnownErrorsOf(ctx, problems)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", row.ID, err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(row.Record, &m); err != nil {
+		return nil, fmt.Errorf("get %s: %w", row.ID, err)
+	}
+	b, err := json.Marshal(known)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", row.ID, err)
+	}
+	m["known_errors"] = b
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", row.ID, err)
+	}
+	return out, nil
 }
 
 // canRead: staff and process owners read everything; a requester reads the

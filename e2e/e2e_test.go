@@ -29,7 +29,7 @@ func TestKanri(t *testing.T) {
 			t.Run("list filters and pages", func(t *testing.T) { testList(t, k) })
 			t.Run("service request with approval", func(t *testing.T) { testRequest(t, k) })
 			t.Run("change approval", func(t *testing.T) { testChange(t, k) })
-			t.Run("problem raises an RFC", func(t *testing.T) { testProblem(t, k) })
+			t.Run("problem to change to release", func(t *testing.T) { testProblemToRelease(t, k) })
 			t.Run("health, readiness and metrics", func(t *testing.T) { testOperations(t, k) })
 			t.Run("restart resumes cases and timers", func(t *testing.T) { testRestart(t, k) })
 		})
@@ -423,7 +423,7 @@ func testChange(t *testing.T, k *kanri) {
 	}
 
 	id := k.must(201, "POST", "/api/v1/changes", "alice-token", map[string]any{
-		"title": "Upgrade the mail gateway", "type": "normal", "services": []string{"email"}, "cis": []string{"mx1"}, "backout_plan": "restore the snapshot",
+		"title": "Upgrade the mail gateway", "type": "normal", "services": []string{"email"}, "cis": []string{"mail-app"}, "backout_plan": "restore the snapshot",
 	})["id"].(string)
 	if !strings.HasPrefix(id, "CHG-") {
 		t.Fatalf("change id %s", id)
@@ -451,44 +451,5 @@ func testChange(t *testing.T, k *kanri) {
 	}
 	if !slices.Equal(approvers, []string{"cab1:ok", "cab2:ok too"}) {
 		t.Fatalf("history of approvals: %v", approvers)
-	}
-}
-
-func testProblem(t *testing.T, k *kanri) {
-	inc := newIncident(t, k, "alice-token", "Gateway crashed again", "medium", "medium")["id"].(string)
-	if r := k.do("POST", "/api/v1/problems", "alice-token", map[string]any{"title": "x", "impact": "low", "urgency": "low", "incidents": []string{"INC-999999"}}); r.Status != 422 {
-		t.Fatalf("a problem for an unknown incident: %d", r.Status)
-	}
-	p := k.must(201, "POST", "/api/v1/problems", "alice-token", map[string]any{
-		"title": "Mail gateway crashes under load", "service": "email", "impact": "high", "urgency": "medium", "incidents": []string{inc},
-	})
-	id := p["id"].(string)
-	if !strings.HasPrefix(id, "PRB-") || p["priority"] != "P2" {
-		t.Fatalf("problem: %v", p)
-	}
-	k.act("problems", id, "alice-token", map[string]any{"action": "investigate"})
-	k.act("problems", id, "alice-token", map[string]any{"action": "record_known_error", "root_cause": "TLS library leak", "workaround": "restart nightly", "needs_change": true})
-	if r := k.act("problems", id, "alice-token", map[string]any{"action": "resolve", "resolution": "patched"}); r.Status != 409 {
-		t.Fatalf("resolved without an RFC: %d", r.Status)
-	}
-	m := k.act("problems", id, "alice-token", map[string]any{"action": "raise_rfc", "type": "normal", "backout_plan": "downgrade"}).json(t)
-	rfcs := m["rfcs"].([]any)
-	if len(rfcs) != 1 {
-		t.Fatalf("raise_rfc: %v", m)
-	}
-	chg := rfcs[0].(string)
-	// Read your writes: raise_rfc answers once the RFC can be read.
-	c := k.must(200, "GET", "/api/v1/changes/"+chg, "alice-token", nil)
-	if c["status"] != "requested" || c["created_by"] != "alice" || !strings.Contains(c["title"].(string), id) {
-		t.Fatalf("RFC: %v", c)
-	}
-	k.act("problems", id, "alice-token", map[string]any{"action": "resolve", "resolution": "patched by " + chg})
-	k.act("problems", id, "tess-token", map[string]any{"action": "review", "summary": "no repeat incidents"})
-	if m := k.act("problems", id, "alice-token", map[string]any{"action": "close"}).json(t); m["status"] != "closed" {
-		t.Fatalf("close: %v", m)
-	}
-	// The change lives on after the problem closed.
-	if r := k.act("changes", chg, "alice-token", map[string]any{"action": "comment", "body": "still open"}); r.Status != 200 {
-		t.Fatalf("the RFC after the problem closed: %d %s", r.Status, r.Body)
 	}
 }

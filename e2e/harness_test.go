@@ -47,8 +47,8 @@ groups:
   - {id: ecab, name: ECAB, members: [cab1], manager: tess}
   - {id: managers, name: Managers, members: [mona, cab1], manager: tess}
 services:
-  - {id: email, name: Corporate email, owner: mona}
-  - {id: payroll, name: Payroll, owner: tess}
+  - {id: email, name: Corporate email, owner: mona, cis: [mail-app, mail-db]}
+  - {id: payroll, name: Payroll, owner: tess, cis: [payroll-app]}
 top_management: [tess]
 sla:
   targets:
@@ -66,6 +66,20 @@ change_policy:
     normal: {group: cab, quorum: 2}
     emergency: {group: ecab, quorum: 1}
     major: {group: cab, quorum: 2}
+  approval_timeout: 48h
+  blackouts:
+    - {name: year-end freeze, start: 2030-12-24T00:00:00Z, end: 2031-01-04T00:00:00Z}
+release_policy:
+  approvers: {group: cab, quorum: 1}
+  early_life: 2s
+cmdb:
+  ci_types: [application, server, database]
+  cis:
+    - {id: srv-01, type: server, name: Application server, owner: bob, version: rhel-9.4, location: dc1/r12}
+    - {id: srv-02, type: server, name: Database server, owner: bob, version: rhel-9.4}
+    - {id: mail-db, type: database, name: Mail store, owner: carl, runs_on: [srv-02]}
+    - {id: mail-app, type: application, name: Mail server, owner: carl, version: "2.4", runs_on: [srv-01], depends_on: [mail-db]}
+    - {id: payroll-app, type: application, name: Payroll, owner: carl, version: "7.1", runs_on: [srv-01]}
 request_catalogue:
   - {id: password-reset, name: Password reset, group: service-desk, response: 1h, resolution: 4h}
   - {id: new-laptop, name: New laptop, group: service-desk, response: 8h, resolution: 5d, approval: {group: managers, quorum: 2}}

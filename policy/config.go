@@ -31,6 +31,8 @@ type Config struct {
 	AutoCloseAfter   Duration        `yaml:"auto_close_after" json:"auto_close_after"`
 	ChangePolicy     ChangePolicy    `yaml:"change_policy" json:"change_policy"`
 	RequestCatalogue []CatalogueItem `yaml:"request_catalogue" json:"request_catalogue"`
+	ReleasePolicy    ReleasePolicy   `yaml:"release_policy" json:"release_policy"`
+	CMDB             CMDB            `yaml:"cmdb" json:"cmdb"`
 	Server           Server          `yaml:"server" json:"server"`
 }
 
@@ -59,6 +61,8 @@ type Service struct {
 	ID    string `yaml:"id" json:"id"`
 	Name  string `yaml:"name" json:"name"`
 	Owner string `yaml:"owner" json:"owner,omitempty"`
+	// CIs are the configuration items the service is made of.
+	CIs []string `yaml:"cis" json:"cis,omitempty"`
 }
 
 // SLA holds the targets by priority, the early-warning fraction and the
@@ -90,6 +94,55 @@ type Escalation struct {
 type ChangePolicy struct {
 	StandardChanges []string             `yaml:"standard_changes" json:"standard_changes"`
 	Approvers       map[string]Approvers `yaml:"approvers" json:"approvers"`
+	// ApprovalTimeout: a change still awaiting approval this long after it
+	// was submitted is escalated to the approving group's manager. Zero
+	// turns the escalation off.
+	ApprovalTimeout Duration `yaml:"approval_timeout" json:"approval_timeout,omitempty"`
+	// Blackouts are windows in which no change other than an emergency
+	// change may be scheduled.
+	Blackouts []Blackout `yaml:"blackouts" json:"blackouts,omitempty"`
+}
+
+// Blackout is a change freeze: [Start, End).
+type Blackout struct {
+	Name  string    `yaml:"name" json:"name"`
+	Start time.Time `yaml:"start" json:"start"`
+	End   time.Time `yaml:"end" json:"end"`
+}
+
+// ReleasePolicy is how releases are approved and how long early-life
+// support watches a deployment (spec §2.14).
+type ReleasePolicy struct {
+	Approvers Approvers `yaml:"approvers" json:"approvers"`
+	EarlyLife Duration  `yaml:"early_life" json:"early_life"`
+}
+
+// CMDB declares the configuration item types and seeds the CIs that exist
+// before Kanri manages them. A seeded CI is registered once; after that its
+// recorded attributes change only through a completed change.
+type CMDB struct {
+	CITypes []string   `yaml:"ci_types" json:"ci_types"`
+	CIs     []ConfigCI `yaml:"cis" json:"cis,omitempty"`
+}
+
+// ConfigCI is a configuration item as the configuration file seeds it.
+type ConfigCI struct {
+	ID         string            `yaml:"id" json:"id"`
+	Type       string            `yaml:"type" json:"type"`
+	Name       string            `yaml:"name" json:"name"`
+	Owner      string            `yaml:"owner" json:"owner,omitempty"`
+	Status     string            `yaml:"status" json:"status,omitempty"`
+	Version    string            `yaml:"version" json:"version,omitempty"`
+	Location   string            `yaml:"location" json:"location,omitempty"`
+	Attributes map[string]string `yaml:"attributes" json:"attributes,omitempty"`
+	DependsOn  []string          `yaml:"depends_on" json:"depends_on,omitempty"`
+	RunsOn     []string          `yaml:"runs_on" json:"runs_on,omitempty"`
+	PartOf     []string          `yaml:"part_of" json:"part_of,omitempty"`
+}
+
+// CIStatuses are the lifecycle states of a configuration item (spec §2.12).
+func CIStatuses() []string {
+	return []string{"planned", "registered", "active", "maintenance", "retired"}
 }
 
 // Approvers: Quorum approvals from members of Group.
@@ -194,6 +247,22 @@ func (c *Config) applyDefaults() {
 	if c.AutoCloseAfter == 0 {
 		c.AutoCloseAfter = Duration(72 * time.Hour)
 	}
+	if c.ReleasePolicy.Approvers.Group == "" {
+		if a, ok := c.ChangePolicy.Approvers["normal"]; ok {
+			c.ReleasePolicy.Approvers = Approvers{Group: a.Group, Quorum: 1}
+		}
+	}
+	if c.ReleasePolicy.EarlyLife == 0 {
+		c.ReleasePolicy.EarlyLife = Duration(7 * 24 * time.Hour)
+	}
+	if len(c.CMDB.CITypes) == 0 {
+		c.CMDB.CITypes = []string{"application", "server", "database", "network", "software", "document"}
+	}
+	for i := range c.CMDB.CIs {
+		if c.CMDB.CIs[i].Status == "" {
+			c.CMDB.CIs[i].Status = "active"
+		}
+	}
 	if p3, ok := c.SLA.Targets["P3"]; ok {
 		for i := range c.RequestCatalogue {
 			it := &c.RequestCatalogue[i]
@@ -249,9 +318,9 @@ func Default() *Config {
 			{ID: "managers", Name: "Line managers", Members: []string{"mona"}, Manager: "tess"},
 		},
 		Services: []Service{
-			{ID: "email", Name: "Corporate email", Owner: "mona"},
-			{ID: "payroll", Name: "Payroll", Owner: "tess"},
-			{ID: "vpn", Name: "Remote access VPN", Owner: "mona"},
+			{ID: "email", Name: "Corporate email", Owner: "mona", CIs: []string{"mail-app", "mail-db"}},
+			{ID: "payroll", Name: "Payroll", Owner: "tess", CIs: []string{"payroll-app"}},
+			{ID: "vpn", Name: "Remote access VPN", Owner: "mona", CIs: []string{"vpn-gw"}},
 		},
 		TopManagement:  []string{"tess"},
 		PriorityMatrix: defaultMatrix(),
@@ -264,6 +333,19 @@ func Default() *Config {
 				"normal":    {Group: "cab", Quorum: 2},
 				"emergency": {Group: "ecab", Quorum: 1},
 				"major":     {Group: "cab", Quorum: 3},
+			},
+			ApprovalTimeout: Duration(48 * time.Hour),
+		},
+		ReleasePolicy: ReleasePolicy{Approvers: Approvers{Group: "cab", Quorum: 1}, EarlyLife: Duration(7 * 24 * time.Hour)},
+		CMDB: CMDB{
+			CITypes: []string{"application", "server", "database", "network", "software", "document"},
+			CIs: []ConfigCI{
+				{ID: "srv-01", Type: "server", Name: "Application server 1", Owner: "mona", Version: "rhel-9.4", Location: "dc1/r12"},
+				{ID: "srv-02", Type: "server", Name: "Database server", Owner: "mona", Version: "rhel-9.4", Location: "dc1/r14"},
+				{ID: "mail-db", Type: "database", Name: "Mail store", Owner: "carl", Version: "pg-16", RunsOn: []string{"srv-02"}},
+				{ID: "mail-app", Type: "application", Name: "Mail server", Owner: "carl", Version: "2.4", RunsOn: []string{"srv-01"}, DependsOn: []string{"mail-db"}},
+				{ID: "payroll-app", Type: "application", Name: "Payroll application", Owner: "carl", Version: "7.1", RunsOn: []string{"srv-01"}},
+				{ID: "vpn-gw", Type: "network", Name: "VPN gateway", Owner: "mona", Version: "fw-3.2", Location: "dc1/edge"},
 			},
 		},
 		RequestCatalogue: []CatalogueItem{

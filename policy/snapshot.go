@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -98,4 +99,54 @@ func (c *Config) managers() map[string]string {
 		}
 	}
 	return m
+}
+
+// ChangeRules is what one change needs of the configuration beyond its
+// approvers, copied into its workflow input like IncidentPolicy.
+type ChangeRules struct {
+	// ApprovalTimeout: how long a submitted change may wait for its quorum
+	// before the approving group's manager is told. Zero: never.
+	ApprovalTimeout time.Duration `json:"approval_timeout,omitempty"`
+	// Managers maps each group to its manager: the approving group's
+	// manager hears of an overdue approval first.
+	Managers map[string]string `json:"managers,omitempty"`
+	// TopManagement hears of an approval that still waits after a second
+	// timeout.
+	TopManagement []string   `json:"top_management,omitempty"`
+	Blackouts     []Blackout `json:"blackouts,omitempty"`
+	// Release is what a release this change plans needs.
+	Release ReleaseRules `json:"release"`
+}
+
+// ReleaseRules is what one release needs of the configuration.
+type ReleaseRules struct {
+	Approvers Approvers     `json:"approvers"`
+	EarlyLife time.Duration `json:"early_life"`
+}
+
+// ChangeRules returns the rules every change starts with.
+func (c *Config) ChangeRules() ChangeRules {
+	r := ChangeRules{
+		ApprovalTimeout: c.ChangePolicy.ApprovalTimeout.D(),
+		Managers:        c.managers(),
+		TopManagement:   cloneStrings(c.TopManagement),
+		Blackouts:       slices.Clone(c.ChangePolicy.Blackouts),
+		Release:         c.ReleaseRules(),
+	}
+	return r
+}
+
+// ReleaseRules returns the release policy.
+func (c *Config) ReleaseRules() ReleaseRules {
+	return ReleaseRules{Approvers: c.ReleasePolicy.Approvers, EarlyLife: c.ReleasePolicy.EarlyLife.D()}
+}
+
+// BlackoutAt returns the blackout that [start, end) overlaps, if any.
+func (r ChangeRules) BlackoutAt(start, end time.Time) (Blackout, bool) {
+	for _, b := range r.Blackouts {
+		if start.Before(b.End) && b.Start.Before(end) {
+			return b, true
+		}
+	}
+	return Blackout{}, false
 }

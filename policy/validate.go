@@ -74,6 +74,11 @@ func (c *Config) Validate() error {
 
 	c.validateChangePolicy(&p, groups)
 	c.validateCatalogue(&p, groups)
+	validateApprovers(&p, "release_policy.approvers", c.ReleasePolicy.Approvers, groups)
+	if c.ReleasePolicy.EarlyLife < 0 {
+		p.add("release_policy.early_life", "must not be negative")
+	}
+	c.validateCMDB(&p, users)
 
 	if c.Server.TemporalPort < 0 || c.Server.TemporalPort > 65535 {
 		p.add("server.temporal_port", "must be between 1 and 65535, got %d", c.Server.TemporalPort)
@@ -257,6 +262,76 @@ func (c *Config) validateChangePolicy(p *problems, groups map[string]*Group) {
 			continue
 		}
 		validateApprovers(p, path, c.ChangePolicy.Approvers[t], groups)
+	}
+	if c.ChangePolicy.ApprovalTimeout < 0 {
+		p.add("change_policy.approval_timeout", "must not be negative")
+	}
+	for i, b := range c.ChangePolicy.Blackouts {
+		path := item("change_policy.blackouts", i, b.Name)
+		if b.Name == "" {
+			p.add(path+".name", "required")
+		}
+		if b.Start.IsZero() || b.End.IsZero() {
+			p.add(path, "needs start and end as RFC 3339 times")
+		} else if !b.End.After(b.Start) {
+			p.add(path+".end", "must be after start")
+		}
+	}
+}
+
+// validateCMDB checks the seeded CIs: known types and owners, unique ids,
+// relations and service compositions that name CIs that exist.
+func (c *Config) validateCMDB(p *problems, users map[string]bool) {
+	for i, t := range c.CMDB.CITypes {
+		if strings.TrimSpace(t) == "" {
+			p.add(fmt.Sprintf("cmdb.ci_types[%d]", i), "must not be empty")
+		}
+	}
+	ids := make(map[string]bool, len(c.CMDB.CIs))
+	for i, ci := range c.CMDB.CIs {
+		path := item("cmdb.cis", i, ci.ID)
+		switch {
+		case ci.ID == "":
+			p.add(path+".id", "required")
+		case ids[ci.ID]:
+			p.add(path+".id", "duplicate id %q", ci.ID)
+		}
+		ids[ci.ID] = true
+		if !slices.Contains(c.CMDB.CITypes, ci.Type) {
+			p.add(path+".type", "unknown CI type %q (want one of %s)", ci.Type, strings.Join(c.CMDB.CITypes, ", "))
+		}
+		if ci.Name == "" {
+			p.add(path+".name", "required")
+		}
+		if ci.Owner != "" && !users[ci.Owner] {
+			p.add(path+".owner", "unknown user %q", ci.Owner)
+		}
+		if !slices.Contains(CIStatuses(), ci.Status) {
+			p.add(path+".status", "unknown status %q (want one of %s)", ci.Status, strings.Join(CIStatuses(), ", "))
+		}
+	}
+	for i, ci := range c.CMDB.CIs {
+		path := item("cmdb.cis", i, ci.ID)
+		for _, rel := range []struct {
+			key  string
+			list []string
+		}{{"depends_on", ci.DependsOn}, {"runs_on", ci.RunsOn}, {"part_of", ci.PartOf}} {
+			for k, to := range rel.list {
+				switch {
+				case !ids[to]:
+					p.add(fmt.Sprintf("%s.%s[%d]", path, rel.key, k), "unknown CI %q", to)
+				case to == ci.ID:
+					p.add(fmt.Sprintf("%s.%s[%d]", path, rel.key, k), "a CI cannot relate to itself")
+				}
+			}
+		}
+	}
+	for i, s := range c.Services {
+		for k, ci := range s.CIs {
+			if !ids[ci] {
+				p.add(fmt.Sprintf("%s.cis[%d]", item("services", i, s.ID), k), "unknown CI %q (declare it under cmdb.cis)", ci)
+			}
+		}
 	}
 }
 

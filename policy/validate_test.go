@@ -87,6 +87,23 @@ func TestValidate(t *testing.T) {
 		{"functional once", func(c *Config) { c.Escalation.Functional[2] = "service-desk" }, `escalation.functional[2]: group "service-desk" is listed twice`},
 		{"top management after", func(c *Config) { c.Escalation.TopManagementAfter = Duration(-time.Hour) }, "escalation.top_management_after: must not be negative"},
 		{"auto close positive", func(c *Config) { c.AutoCloseAfter = 0 }, "auto_close_after: must be positive"},
+		// change policy: timeout and blackouts
+		{"approval timeout not negative", func(c *Config) { c.ChangePolicy.ApprovalTimeout = Duration(-time.Hour) }, "change_policy.approval_timeout: must not be negative"},
+		{"blackout ordered", func(c *Config) {
+			c.ChangePolicy.Blackouts = []Blackout{{Name: "freeze", Start: time.Date(2026, 12, 24, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 23, 0, 0, 0, 0, time.UTC)}}
+		}, "change_policy.blackouts[0] (freeze).end: must be after start"},
+		{"blackout times", func(c *Config) { c.ChangePolicy.Blackouts = []Blackout{{Name: "freeze"}} }, "change_policy.blackouts[0] (freeze): needs start and end"},
+		// release policy
+		{"release approvers known", func(c *Config) { c.ReleasePolicy.Approvers.Group = "board" }, `release_policy.approvers.group: unknown group "board"`},
+		{"early life not negative", func(c *Config) { c.ReleasePolicy.EarlyLife = Duration(-time.Hour) }, "release_policy.early_life: must not be negative"},
+		// CMDB
+		{"CI type known", func(c *Config) { c.CMDB.CIs[0].Type = "toaster" }, `cmdb.cis[0] (srv-01).type: unknown CI type "toaster"`},
+		{"CI id unique", func(c *Config) { c.CMDB.CIs[1].ID = "srv-01"; c.CMDB.CIs[2].RunsOn = []string{"srv-01"} }, `cmdb.cis[1] (srv-01).id: duplicate id "srv-01"`},
+		{"CI owner known", func(c *Config) { c.CMDB.CIs[0].Owner = "zed" }, `cmdb.cis[0] (srv-01).owner: unknown user "zed"`},
+		{"CI status known", func(c *Config) { c.CMDB.CIs[0].Status = "broken" }, `cmdb.cis[0] (srv-01).status: unknown status "broken"`},
+		{"CI relation target known", func(c *Config) { c.CMDB.CIs[3].DependsOn = []string{"ghost"} }, `cmdb.cis[3] (mail-app).depends_on[0]: unknown CI "ghost"`},
+		{"CI relation not to itself", func(c *Config) { c.CMDB.CIs[2].RunsOn = []string{"mail-db"} }, `cmdb.cis[2] (mail-db).runs_on[0]: a CI cannot relate to itself`},
+		{"service CIs known", func(c *Config) { c.Services[0].CIs = []string{"ghost"} }, `services[0] (email).cis[0]: unknown CI "ghost"`},
 		// change policy
 		{"change type known", func(c *Config) { c.ChangePolicy.Approvers["minor"] = Approvers{"cab", 1} },
 			"change_policy.approvers.minor: unknown change type (want one of normal, emergency, major)"},

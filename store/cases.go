@@ -72,6 +72,14 @@ type Projection struct {
 	Case          Case
 	Entry         *HistoryEntry
 	Notifications []Notification
+	// Schedule, for a change, is its window in the change schedule. Its
+	// ChangeID is the case's (empty takes it); Seq is set from the
+	// transition.
+	Schedule *ScheduledChange
+	// KnownError, for a problem, is its known error. Its ProblemID is the
+	// case's (empty takes it); Seq is set from the transition and a zero
+	// UpdatedAt takes the transition's time.
+	KnownError *KnownError
 }
 
 // NextID hands out the next id of a kind. The increment is committed before
@@ -108,7 +116,9 @@ func formatID(prefix string, num int64) string {
 //     than the stored seq, so an old transition never overwrites a newer state;
 //   - the history entry, if any, is inserted unless (case_id, seq) exists;
 //   - each notification is inserted unless (case_id, seq, recipient, channel)
-//     exists.
+//     exists;
+//   - the schedule and the known error, if any, are written under the same
+//     seq guard as the case row.
 //
 // An entry or notification with an empty CaseID takes p.Case.ID; a
 // notification with Seq 0 takes the entry's seq (or p.Case.Seq); a zero
@@ -135,8 +145,16 @@ func (s *Store) Project(ctx context.Context, p Projection) error {
 		}
 		entry = &e
 	}
+	schedule, err := scheduleRow(c.ID, seq, p.Schedule)
+	if err != nil {
+		return fmt.Errorf("store: project %s: %w", c.ID, err)
+	}
+	knownError, err := knownErrorRow(c.ID, seq, created, p.KnownError)
+	if err != nil {
+		return fmt.Errorf("store: project %s: %w", c.ID, err)
+	}
 
-	err := s.write(ctx, func(tx *gorm.DB) error {
+	err = s.write(ctx, func(tx *gorm.DB) error {
 		err := tx.Exec(`INSERT INTO cases (`+caseColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
@@ -185,6 +203,17 @@ func (s *Store) Project(ctx context.Context, p Projection) error {
 				utc(n.CreatedAt), utcPtr(n.SentAt), n.Attempts, n.LastError).Error
 			if err != nil {
 				return fmt.Errorf("notification %s/%s: %w", n.Channel, n.Recipient, err)
+			}
+		}
+
+		if schedule != nil {
+			if err := upsertSchedule(tx, schedule); err != nil {
+				return fmt.Errorf("schedule: %w", err)
+			}
+		}
+		if knownError != nil {
+			if err := upsertKnownError(tx, knownError); err != nil {
+				return fmt.Errorf("known error: %w", err)
 			}
 		}
 		return nil

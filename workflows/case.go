@@ -163,6 +163,25 @@ type Action struct {
 	NeedsChange *bool  `json:"needs_change,omitempty"`
 	Type        string `json:"type,omitempty"`
 	BackoutPlan string `json:"backout_plan,omitempty"`
+	// Change: the design-and-transition plan, the CMDB updates a completion
+	// writes, and the release a change plans.
+	Plan               string                `json:"plan,omitempty"`
+	AcceptanceCriteria []string              `json:"acceptance_criteria,omitempty"`
+	RemovalPlan        string                `json:"removal_plan,omitempty"`
+	CIUpdates          []activities.CIUpdate `json:"ci_updates,omitempty"`
+	Title              string                `json:"title,omitempty"`
+	Description        string                `json:"description,omitempty"`
+	CIs                []string              `json:"cis,omitempty"`
+	// AcceptConflicts schedules a change although other changes touch the
+	// same or dependent CIs in an overlapping window; Conflicts lists them,
+	// as the command layer found them, for the history.
+	AcceptConflicts bool     `json:"accept_conflicts,omitempty"`
+	Conflicts       []string `json:"conflicts,omitempty"`
+	// Release: build, acceptance test and the decision on unmet criteria.
+	Version string `json:"version,omitempty"`
+	Results string `json:"results,omitempty"`
+	Passed  *bool  `json:"passed,omitempty"`
+	Accept  *bool  `json:"accept,omitempty"`
 	// Source names the channel the action came through (api, email, slack).
 	Source string `json:"source,omitempty"`
 }
@@ -321,18 +340,27 @@ func projectOptions(ctx workflow.Context) workflow.Context {
 // record appends one transition: it numbers it, and projects the case row,
 // the history entry and the notifications in one idempotent write.
 func (j *journal) record(ctx workflow.Context, row activities.CaseRow, entry activities.Entry, notes []activities.Note) error {
+	return j.recordWith(ctx, activities.ProjectInput{Case: row, Entry: entry, Notes: notes})
+}
+
+// recordWith is record for a transition that also writes a change's
+// schedule entry or a problem's known error.
+func (j *journal) recordWith(ctx workflow.Context, in activities.ProjectInput) error {
 	j.Seq++
-	row.Seq = j.Seq
-	entry.Seq = j.Seq
-	if entry.At.IsZero() {
-		entry.At = workflow.Now(ctx).UTC()
+	in.Case.Seq = j.Seq
+	in.Entry.Seq = j.Seq
+	if in.Entry.At.IsZero() {
+		in.Entry.At = workflow.Now(ctx).UTC()
+	}
+	if in.Schedule != nil {
+		in.Schedule.Seq = j.Seq
+	}
+	if in.KnownError != nil {
+		in.KnownError.Seq = j.Seq
 	}
 	var a *activities.Activities
-	err := workflow.ExecuteLocalActivity(projectOptions(ctx), a.Project, activities.ProjectInput{
-		Case: row, Entry: entry, Notes: notes,
-	}).Get(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("project %s #%d: %w", row.ID, j.Seq, err)
+	if err := workflow.ExecuteLocalActivity(projectOptions(ctx), a.Project, in).Get(ctx, nil); err != nil {
+		return fmt.Errorf("project %s #%d: %w", in.Case.ID, j.Seq, err)
 	}
 	return nil
 }

@@ -141,14 +141,46 @@ func TestFailedChangeIsBackedOut(t *testing.T) {
 	h.act(5*minute, as(workflows.Action{Action: "implement"}, alice))
 	h.act(6*minute, as(workflows.Action{Action: "complete", Success: &no, Notes: "gateway did not start"}, alice))
 	h.act(7*minute, as(workflows.Action{Action: "back_out", Reason: "restored the snapshot"}, alice))
-	h.act(8*minute, as(workflows.Action{Action: "review", Summary: "test the start-up in staging"}, tess))
-	h.act(9*minute, as(workflows.Action{Action: "close"}, alice))
+	uninvestigated := h.act(8*minute, as(workflows.Action{Action: "review", Summary: "test the start-up in staging"}, tess))
+	h.act(9*minute, as(workflows.Action{Action: "investigate", Summary: "the start-up script needs the new config path"}, alice))
+	h.act(10*minute, as(workflows.Action{Action: "review", Summary: "test the start-up in staging"}, tess))
+	h.act(11*minute, as(workflows.Action{Action: "close"}, alice))
 	h.env.ExecuteWorkflow(workflows.ChangeWorkflow, changeInput("normal"))
 	h.requireFinished()
-	require.Equal(t, []string{"open", "assess", "submit", "approve", "approve", "implement", "complete", "back_out", "review", "close"}, h.actions())
+	requireRejected(t, uninvestigated, workflows.ErrConflict, "review of a failure before its investigation")
+	require.Equal(t, []string{"open", "assess", "submit", "approve", "approve", "implement", "complete", "back_out", "investigate", "review", "close"}, h.actions())
 	complete := h.entries("complete")[0]
 	require.Equal(t, workflows.ChgFailed, complete.To)
 	back := h.entries("back_out")[0]
 	require.Equal(t, workflows.ChgFailed, back.From)
 	require.Equal(t, workflows.ChgBackedOut, back.To)
+}
+
+// A failed change may be remedied instead of backed out; either way the
+// failure is investigated before the review.
+func TestFailedChangeIsRemedied(t *testing.T) {
+	h := newHarness(t, t0)
+	h.act(1*minute, as(assess, cab3))
+	h.act(2*minute, as(workflows.Action{Action: "submit"}, cab3))
+	h.act(3*minute, as(workflows.Action{Action: "approve"}, cab1))
+	h.act(4*minute, as(workflows.Action{Action: "approve"}, cab2))
+	h.act(5*minute, as(workflows.Action{Action: "implement"}, alice))
+	h.act(6*minute, as(workflows.Action{Action: "complete", Success: &no, Notes: "one node did not start"}, alice))
+	unremedied := h.act(7*minute, as(workflows.Action{Action: "review", Summary: "x"}, tess))
+	noNotes := h.act(8*minute, as(workflows.Action{Action: "remediate"}, alice))
+	h.act(9*minute, as(workflows.Action{Action: "remediate", Notes: "started the node by hand"}, alice))
+	var waiting workflows.Change
+	h.at(9*minute+30*second, func() { waiting = h.change() })
+	h.act(10*minute, as(workflows.Action{Action: "investigate", Summary: "the node's unit file was stale"}, alice))
+	h.act(11*minute, as(workflows.Action{Action: "review", Summary: "automate the unit files"}, tess))
+	h.act(12*minute, as(workflows.Action{Action: "close"}, alice))
+	h.env.ExecuteWorkflow(workflows.ChangeWorkflow, changeInput("normal"))
+	h.requireFinished()
+	requireRejected(t, unremedied, workflows.ErrConflict, "review of a failure neither backed out nor remedied")
+	requireRejected(t, noNotes, workflows.ErrInvalid, "remediate without notes")
+	require.Equal(t, "investigation of the failure", waiting.WaitingFor)
+	c := h.change()
+	require.Equal(t, "started the node by hand", c.Remediation.Summary)
+	require.Equal(t, "alice", c.Investigation.By)
+	require.Equal(t, workflows.ChgClosed, c.Status)
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kanri-itsm/kanri/activities"
 	"github.com/kanri-itsm/kanri/policy"
+	"github.com/kanri-itsm/kanri/store"
 )
 
 // Problem statuses (spec §2.11 (e)).
@@ -38,6 +40,8 @@ type ProblemInput struct {
 	Source      string            `json:"source"`
 	Matrix      policy.Matrix     `json:"matrix"`
 	Approvers   map[string]Quorum `json:"approvers"` // by change type
+	// ChangeRules is passed on to the RFCs the problem raises.
+	ChangeRules policy.ChangeRules `json:"change_rules"`
 }
 
 // Problem is the record of a problem.
@@ -58,21 +62,24 @@ type Problem struct {
 	KnownErrorAt *time.Time `json:"known_error_at"`
 	NeedsChange  bool       `json:"needs_change"`
 	RFCs         []string   `json:"rfcs"`
-	Resolution   string     `json:"resolution"`
-	ResolvedAt   *time.Time `json:"resolved_at"`
-	Review       *Review    `json:"review"`
-	ClosedAt     *time.Time `json:"closed_at"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
-	CreatedBy    string     `json:"created_by"`
-	WaitingFor   string     `json:"waiting_for"`
-	Links        []Link     `json:"links"`
+	// RFCStates is the last status each RFC reported.
+	RFCStates  []CaseState `json:"rfc_states"`
+	Resolution string      `json:"resolution"`
+	ResolvedAt *time.Time  `json:"resolved_at"`
+	Review     *Review     `json:"review"`
+	ClosedAt   *time.Time  `json:"closed_at"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+	CreatedBy  string      `json:"created_by"`
+	WaitingFor string      `json:"waiting_for"`
+	Links      []Link      `json:"links"`
 }
 
 type problem struct {
 	rec       Problem
 	num       int64
 	approvers map[string]Quorum
+	rules     policy.ChangeRules
 	journal   journal
 	opened    bool
 	// rfcOpened holds the RFCs that reported their opening in the database.
@@ -88,9 +95,9 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	w := &problem{num: in.Num, approvers: in.Approvers, rfcOpened: map[string]bool{}, rec: Problem{
+	w := &problem{num: in.Num, approvers: in.Approvers, rules: in.ChangeRules, rfcOpened: map[string]bool{}, rec: Problem{
 		ID: in.ID, Kind: "problems", Title: in.Title, Description: in.Description, Status: PrbLogged,
-		Service: in.Service, Impact: in.Impact, Urgency: in.Urgency, Priority: priority, RFCs: []string{},
+		Service: in.Service, Impact: in.Impact, Urgency: in.Urgency, Priority: priority, RFCs: []string{}, RFCStates: []CaseState{},
 		CreatedAt: now, UpdatedAt: now, CreatedBy: in.Actor.ID, Links: []Link{},
 	}}
 	for _, id := range in.Incidents {
@@ -115,6 +122,15 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 		return err
 	}
 	w.opened = true
+	if len(in.Incidents) > 0 && workflow.GetVersion(ctx, "link-incidents", workflow.DefaultVersion, 1) == 1 {
+		// Each linked incident shows its problem, and so its known error.
+		for _, id := range in.Incidents {
+			link := Action{Action: "link", Actor: in.Actor, Kind: "problems", ID: in.ID, Relation: "problem", Source: "problem " + in.ID}
+			if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalAct, link).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Warn("could not link an incident to its problem", "incident", id, "error", err)
+			}
+		}
+	}
 	idle := receiveSignals(ctx, proc)
 	rfcs := workflow.GetSignalChannel(ctx, SignalOpened)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -122,6 +138,14 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 			var id string
 			rfcs.Receive(ctx, &id)
 			w.rfcOpened[id] = true
+		}
+	})
+	outcomes := workflow.GetSignalChannel(ctx, SignalChildOutcome)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var st CaseState
+			outcomes.Receive(ctx, &st)
+			w.rfcState(ctx, st)
 		}
 	})
 	if err := workflow.Await(ctx, func() bool { return w.rec.Status == PrbClosed }); err != nil {
@@ -134,11 +158,52 @@ func (w *problem) transition(ctx workflow.Context, actor, action, from string, d
 	now := workflow.Now(ctx).UTC()
 	w.rec.UpdatedAt = now
 	w.rec.WaitingFor = w.waitingFor()
-	return w.journal.record(ctx, activities.CaseRow{
-		ID: w.rec.ID, Kind: w.rec.Kind, Num: w.num, Title: w.rec.Title, Status: w.rec.Status,
-		Priority: w.rec.Priority, Service: w.rec.Service, Assignee: w.rec.Assignee, Group: w.rec.Group,
-		CreatedBy: w.rec.CreatedBy, CreatedAt: w.rec.CreatedAt, UpdatedAt: now, Record: marshalRecord(w.rec),
-	}, activities.Entry{At: now, Actor: actor, Action: action, From: from, To: w.rec.Status, Detail: d}, notes)
+	return w.journal.recordWith(ctx, activities.ProjectInput{
+		Case: activities.CaseRow{
+			ID: w.rec.ID, Kind: w.rec.Kind, Num: w.num, Title: w.rec.Title, Status: w.rec.Status,
+			Priority: w.rec.Priority, Service: w.rec.Service, Assignee: w.rec.Assignee, Group: w.rec.Group,
+			CreatedBy: w.rec.CreatedBy, CreatedAt: w.rec.CreatedAt, UpdatedAt: now, Record: marshalRecord(w.rec),
+		},
+		Entry:      activities.Entry{At: now, Actor: actor, Action: action, From: from, To: w.rec.Status, Detail: d},
+		Notes:      notes,
+		KnownError: w.knownError(),
+	})
+}
+
+// knownError is the problem's entry in the known-error database, once it
+// has a root cause: agents find it from an incident by its workaround.
+func (w *problem) knownError() *store.KnownError {
+	r := w.rec
+	if r.KnownErrorAt == nil {
+		return nil
+	}
+	var services []string
+	if r.Service != "" {
+		services = []string{r.Service}
+	}
+	return &store.KnownError{ProblemID: r.ID, Title: r.Title, RootCause: r.RootCause, Workaround: r.Workaround,
+		Status: r.Status, Services: services, UpdatedAt: r.UpdatedAt}
+}
+
+// rfcState records what an RFC reported: the problem waits for the outcome
+// of the change it raised.
+func (w *problem) rfcState(ctx workflow.Context, st CaseState) {
+	r := &w.rec
+	i := slices.IndexFunc(r.RFCStates, func(s CaseState) bool { return s.ID == st.ID })
+	if i < 0 {
+		r.RFCStates = append(r.RFCStates, st)
+	} else {
+		r.RFCStates[i] = st
+	}
+	_ = w.transition(ctx, systemActor.ID, "rfc_"+st.Status, r.Status, detail("rfc", st.ID, "success", st.Success), nil)
+}
+
+// changeCompleted reports whether one of the problem's RFCs completed
+// successfully.
+func (w *problem) changeCompleted() bool {
+	return slices.ContainsFunc(w.rec.RFCStates, func(s CaseState) bool {
+		return s.Success && slices.Contains([]string{ChgCompleted, ChgReviewed, ChgClosed}, s.Status)
+	})
 }
 
 func (w *problem) waitingFor() string {
@@ -154,6 +219,9 @@ func (w *problem) waitingFor() string {
 		}
 		return "resolution"
 	case PrbResolved:
+		if r.NeedsChange && !w.changeCompleted() {
+			return "completion of " + strings.Join(r.RFCs, ", ")
+		}
 		if r.Review == nil {
 			return "review of the resolution's effectiveness"
 		}
@@ -175,7 +243,7 @@ func (w *problem) validate(a Action) error {
 		if !staff && !who.Has(policy.RoleProcessOwner) {
 			return forbidden("%s may not %s %s", who.ID, a.Action, r.ID)
 		}
-	case "assign", "investigate", "record_known_error", "raise_rfc", "resolve", "close":
+	case "assign", "investigate", "record_known_error", "raise_rfc", "raise_change", "resolve", "close":
 		if !staff {
 			return forbidden("%s may not %s %s: it needs the agent role", who.ID, a.Action, r.ID)
 		}
@@ -200,7 +268,7 @@ func (w *problem) validate(a Action) error {
 		if a.RootCause == "" {
 			return invalid("record_known_error needs a root_cause")
 		}
-	case "raise_rfc":
+	case "raise_rfc", "raise_change":
 		if err := within(PrbInvestigating, PrbKnownError); err != nil {
 			return err
 		}
@@ -231,6 +299,9 @@ func (w *problem) validate(a Action) error {
 	case "close":
 		if err := within(PrbResolved); err != nil {
 			return err
+		}
+		if r.NeedsChange && !w.changeCompleted() {
+			return conflict("%s needs a CI change: it closes only once one of its RFCs (%s) has completed", r.ID, strings.Join(r.RFCs, ", "))
 		}
 		if r.Review == nil {
 			return conflict("%s closes only after the review of the resolution's effectiveness", r.ID)
@@ -269,7 +340,7 @@ func (w *problem) apply(ctx workflow.Context, a Action) error {
 		}
 		d["root_cause"], d["workaround"], d["needs_change"] = a.RootCause, a.Workaround, r.NeedsChange
 		r.Status = PrbKnownError
-	case "raise_rfc":
+	case "raise_rfc", "raise_change":
 		id, err := w.raiseRFC(ctx, a)
 		if err != nil {
 			return err
@@ -320,7 +391,7 @@ func (w *problem) raiseRFC(ctx workflow.Context, a Action) (string, error) {
 	child := workflow.ExecuteChildWorkflow(cctx, ChangeWorkflow, ChangeInput{
 		ID: id.ID, Num: id.Num, Title: title, Description: w.rec.RootCause, Type: a.Type,
 		Services: services, BackoutPlan: a.BackoutPlan, Actor: a.Actor, Source: "problem " + w.rec.ID,
-		Approvers: &q,
+		Approvers: &q, Rules: w.rules, CIs: a.CIs, CIUpdates: a.CIUpdates,
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return "", fmt.Errorf("start %s: %w", id.ID, err)

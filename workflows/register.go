@@ -8,4 +8,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(RequestWorkflow)
 	r.RegisterWorkflow(ChangeWorkflow)
 	r.RegisterWorkflow(ProblemWorkflow)
+	r.RegisterWorkflow(ReleaseWorkflow)
 }

@@ -80,6 +80,19 @@ func (m *memRecorder) NextID(_ context.Context, kind, prefix string) (string, in
 	return fmt.Sprintf("%s-%06d", prefix, 900+m.next), 900 + m.next, nil
 }
 
+// lastID returns the id of the newest case of the kind projected so far.
+func (m *memRecorder) lastID(kind string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := ""
+	for _, p := range m.ps {
+		if p.Case.Kind == kind {
+			id = p.Case.ID
+		}
+	}
+	return id
+}
+
 func (m *memRecorder) actions(caseID string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -183,9 +196,16 @@ func TestRecordHistories(t *testing.T) {
 	}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	mem := &memRecorder{}
+	// The CMDB is a real store on a throwaway SQLite file.
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "cmdb.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, db.Migrate(context.Background()))
+	_, err = db.RegisterCI(context.Background(), store.CI{ID: "mail-app", Type: "application", Name: "Mail server", Version: "2.4", Status: "active"}, "configuration", time.Now())
+	require.NoError(t, err)
 	ts.NewWorker(workflows.TaskQueue, func(reg worker.Registry) {
 		workflows.Register(reg)
-		reg.RegisterActivity(&activities.Activities{Store: mem, IDs: mem})
+		reg.RegisterActivity(&activities.Activities{Store: mem, IDs: mem, CMDB: db})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -299,6 +319,70 @@ func TestRecordHistories(t *testing.T) {
 		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "no repeats"}, tess))
 		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
 		r.finish(id, "problem_to_rfc")
+	})
+
+	t.Run("problem to change", func(t *testing.T) {
+		r.t = t
+		const id = "PRB-000102"
+		in := problemInput(t)
+		in.ID, in.Num, in.ChangeRules = id, 102, rules()
+		r.open(id, workflows.ProblemWorkflow, in) // its incidents do not exist: the links fail and are logged
+		r.mustAct(id, as(workflows.Action{Action: "investigate"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "record_known_error", RootCause: "TLS library leak", Workaround: "restart nightly", NeedsChange: &yes}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "raise_change", Type: "normal", BackoutPlan: "downgrade", CIs: []string{"mail-app"}}, alice))
+		chg := r.rec.lastID("changes")
+		r.mustAct(id, as(workflows.Action{Action: "resolve", Resolution: "patched"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "no repeats"}, tess))
+		require.Error(t, r.act(id, as(workflows.Action{Action: "close"}, alice)), "no close before the change completed")
+		r.mustAct(chg, as(assess, alice))
+		r.mustAct(chg, as(workflows.Action{Action: "submit"}, alice))
+		r.mustAct(chg, as(workflows.Action{Action: "approve"}, cab1))
+		r.mustAct(chg, as(workflows.Action{Action: "approve"}, cab2))
+		r.mustAct(chg, as(workflows.Action{Action: "implement"}, alice))
+		r.mustAct(chg, as(workflows.Action{Action: "complete", Success: &yes}, alice))
+		r.waitFor(id, "rfc_completed")
+		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
+		r.finish(id, "problem_to_change")
+		r.mustAct(chg, as(workflows.Action{Action: "review", Summary: "fine"}, tess))
+		r.mustAct(chg, as(workflows.Action{Action: "close"}, alice))
+		r.finish(chg, "change_from_problem")
+	})
+
+	t.Run("change with release", func(t *testing.T) {
+		r.t = t
+		const id = "CHG-000102"
+		in := ruledChange("normal")
+		in.ID, in.Num = id, 102
+		in.Rules.ApprovalTimeout = time.Second
+		in.Rules.Release.EarlyLife = time.Second
+		in.CIs = []string{"mail-app"}
+		in.CIUpdates = []activities.CIUpdate{{ID: "mail-app", Version: "2.5"}}
+		r.open(id, workflows.ChangeWorkflow, in)
+		r.mustAct(id, as(assess, cab3))
+		r.mustAct(id, as(workflows.Action{Action: "submit"}, cab3))
+		r.waitFor(id, "approval_escalated")
+		r.mustAct(id, as(workflows.Action{Action: "approve"}, cab1))
+		r.mustAct(id, as(workflows.Action{Action: "approve"}, cab2))
+		now := time.Now().UTC()
+		r.mustAct(id, as(workflows.Action{Action: "schedule", Start: now.Add(-time.Minute).Format(time.RFC3339), End: now.Add(time.Hour).Format(time.RFC3339)}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "plan_release", Title: "Mail 2.5", AcceptanceCriteria: []string{"mail flows"}}, alice))
+		rel := r.rec.lastID("releases")
+		r.mustAct(rel, as(workflows.Action{Action: "build", Version: "2.5"}, alice))
+		r.mustAct(rel, as(workflows.Action{Action: "test", Passed: &no, Results: "mail lost"}, alice))
+		r.mustAct(rel, as(workflows.Action{Action: "decide", Accept: &yes, Comment: "known error, accepted"}, tess))
+		r.mustAct(rel, as(workflows.Action{Action: "approve"}, cab1))
+		r.mustAct(id, as(workflows.Action{Action: "implement"}, alice))
+		r.waitFor(rel, "change_implementing")
+		r.mustAct(rel, as(workflows.Action{Action: "deploy"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "complete", Success: &yes, Notes: "live"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "fine"}, tess))
+		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
+		r.finish(id, "change_release_cmdb")
+		r.waitFor(rel, "early_life_ended")
+		r.mustAct(rel, as(workflows.Action{Action: "review", Summary: "quiet"}, tess))
+		r.mustAct(rel, as(workflows.Action{Action: "close"}, alice))
+		r.finish(rel, "release_lifecycle")
+		require.Contains(t, mem.actions(id), "cmdb_updated")
 	})
 }
 
