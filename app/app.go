@@ -118,6 +118,7 @@ type App struct {
 	served   chan error
 	ready    time.Duration
 	closing  sync.Once
+	bg       *background
 }
 
 // Start brings the parts up in order: database (migrated and seeded), the
@@ -190,6 +191,9 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		apiOpts.Cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
 		apiOpts.Directory = a.store
 		apiOpts.MaxBodyBytes = cfg.Server.MaxBodyBytes
+		if err = a.startEmail(apiOpts.Cases); err != nil {
+			return a, err
+		}
 	}
 	if a.listener, err = net.Listen("tcp", o.HTTPAddr); err != nil {
 		return a, fmt.Errorf("listen on %s: %w", o.HTTPAddr, err)
@@ -249,6 +253,8 @@ func (a *App) Served() <-chan error { return a.served }
 func (a *App) Close() { a.closing.Do(a.close) }
 
 func (a *App) close() {
+	// The connectors first: they act through the engine.
+	a.bg.stop()
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		if err := a.http.Shutdown(ctx); err != nil {

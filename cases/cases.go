@@ -176,6 +176,21 @@ func (s *Service) caller(actor workflows.Actor, caller string) (string, error) {
 // OpenIncident logs an incident and returns its record once it is in the
 // database. source names the channel (api, email, slack).
 func (s *Service) OpenIncident(ctx context.Context, actor workflows.Actor, in OpenIncident, source string) (json.RawMessage, error) {
+	return s.openIncident(ctx, "", actor, in, source)
+}
+
+// OpenIncidentAs logs an incident under an id the caller reserved before
+// (ReserveID), or answers with the incident that id already holds: the
+// email connector reserves one id per message, so a message handled twice
+// (fetched again after a crash, delivered to two mailboxes) opens one case.
+func (s *Service) OpenIncidentAs(ctx context.Context, id string, actor workflows.Actor, in OpenIncident, source string) (json.RawMessage, error) {
+	if id == "" {
+		return nil, fail(ErrInvalid, "OpenIncidentAs needs a reserved id")
+	}
+	return s.openIncident(ctx, id, actor, in, source)
+}
+
+func (s *Service) openIncident(ctx context.Context, reserved string, actor workflows.Actor, in OpenIncident, source string) (json.RawMessage, error) {
 	if err := checkHeading(in.Title, in.Description); err != nil {
 		return nil, err
 	}
@@ -192,6 +207,17 @@ func (s *Service) OpenIncident(ctx context.Context, actor workflows.Actor, in Op
 	caller, err := s.caller(actor, in.Caller)
 	if err != nil {
 		return nil, err
+	}
+	if reserved != "" {
+		num, err := numOf(reserved, "INC")
+		if err != nil {
+			return nil, err
+		}
+		return s.startOnce(ctx, reserved, workflows.IncidentWorkflow, workflows.IncidentInput{
+			ID: reserved, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description,
+			Service: in.Service, Impact: in.Impact, Urgency: in.Urgency, Caller: caller,
+			Actor: actor, Source: source, Policy: pol,
+		})
 	}
 	id, num, err := s.Store.NextID(ctx, "incidents", "INC")
 	if err != nil {
@@ -340,16 +366,55 @@ func (s *Service) OpenProblem(ctx context.Context, actor workflows.Actor, in Ope
 	})
 }
 
+// ReserveID takes the next id of a kind for a case to be opened later with
+// OpenIncidentAs.
+func (s *Service) ReserveID(ctx context.Context, kind Kind) (string, error) {
+	id, _, err := s.Store.NextID(ctx, kind.Name, kind.Prefix)
+	if err != nil {
+		return "", fmt.Errorf("reserve a %s id: %w", kind.Name, err)
+	}
+	return id, nil
+}
+
+// numOf reads the sequence number out of a case id.
+func numOf(id, prefix string) (int64, error) {
+	var n int64
+	if _, err := fmt.Sscanf(strings.TrimPrefix(id, prefix+"-"), "%d", &n); err != nil || !strings.HasPrefix(id, prefix+"-") || n <= 0 {
+		return 0, fail(ErrInvalid, "%q is not a %s id", id, prefix)
+	}
+	return n, nil
+}
+
+// startOnce is start for a reserved id: a second start attaches to the
+// running case, and a case that has ended already is read back.
+func (s *Service) startOnce(ctx context.Context, id string, wf any, input any) (json.RawMessage, error) {
+	if row, err := s.Store.GetCase(ctx, id); err == nil {
+		return row.Record, nil
+	}
+	rec, err := s.startWith(ctx, id, wf, input, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+	if err == nil {
+		return rec, nil
+	}
+	if row, gerr := s.Store.GetCase(ctx, id); gerr == nil {
+		return row.Record, nil
+	}
+	return nil, err
+}
+
 // start starts the case's workflow and waits, in the same call, for its
 // opening to reach the database (UpdateWithStart), so the caller reads its
 // own write.
 func (s *Service) start(ctx context.Context, id string, wf any, input any) (json.RawMessage, error) {
+	return s.startWith(ctx, id, wf, input, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
+}
+
+func (s *Service) startWith(ctx context.Context, id string, wf any, input any, conflict enumspb.WorkflowIdConflictPolicy) (json.RawMessage, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	op := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.taskQueue(),
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDConflictPolicy: conflict,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 	}, wf, input)
 	h, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{

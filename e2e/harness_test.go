@@ -151,7 +151,13 @@ func freePort(t *testing.T) int {
 // start runs Kanri dev on a fresh data directory (or the one given).
 func start(t *testing.T, databaseURL, dataDir string) *kanri {
 	t.Helper()
-	cfg, err := policy.Parse([]byte(config))
+	return startConfig(t, config, databaseURL, dataDir)
+}
+
+// startConfig starts Kanri on a configuration of the test's own.
+func startConfig(t *testing.T, yaml, databaseURL, dataDir string) *kanri {
+	t.Helper()
+	cfg, err := policy.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

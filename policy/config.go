@@ -33,6 +33,7 @@ type Config struct {
 	RequestCatalogue []CatalogueItem `yaml:"request_catalogue" json:"request_catalogue"`
 	ReleasePolicy    ReleasePolicy   `yaml:"release_policy" json:"release_policy"`
 	CMDB             CMDB            `yaml:"cmdb" json:"cmdb"`
+	Email            Email           `yaml:"email" json:"email"`
 	Server           Server          `yaml:"server" json:"server"`
 }
 
@@ -162,6 +163,60 @@ type CatalogueItem struct {
 	Approval    *Approvers `yaml:"approval" json:"approval,omitempty"` // optional
 }
 
+// Email configures the email connector: mailboxes whose mail opens and
+// advances cases, and the SMTP server notifications go out through. Without
+// mailboxes nothing is read; without smtp.addr nothing is sent.
+type Email struct {
+	// From is the sender of notifications: "Kanri <kanri@example.com>".
+	From string `yaml:"from" json:"from,omitempty"`
+	// Domain of Kanri's Message-IDs; empty: the From address's domain.
+	Domain       string         `yaml:"domain" json:"domain,omitempty"`
+	DailyCap     int            `yaml:"daily_cap" json:"daily_cap,omitempty"`
+	PollInterval Duration       `yaml:"poll_interval" json:"poll_interval,omitempty"`
+	SMTP         SMTP           `yaml:"smtp" json:"smtp"`
+	Mailboxes    []EmailMailbox `yaml:"mailboxes" json:"mailboxes,omitempty"`
+}
+
+// SMTP is the outgoing mail server. Password may be given by the
+// environment variable PasswordEnv names instead.
+type SMTP struct {
+	Addr        string `yaml:"addr" json:"addr,omitempty"`
+	TLS         bool   `yaml:"tls" json:"tls,omitempty"`
+	StartTLS    string `yaml:"starttls" json:"starttls,omitempty"` // opportunistic (default), required, off
+	Username    string `yaml:"username" json:"username,omitempty"`
+	Password    string `yaml:"password" json:"-"`
+	PasswordEnv string `yaml:"password_env" json:"password_env,omitempty"`
+}
+
+// IMAP is a mailbox's server and login.
+type IMAP struct {
+	Addr        string `yaml:"addr" json:"addr"`
+	TLS         bool   `yaml:"tls" json:"tls,omitempty"`
+	StartTLS    bool   `yaml:"starttls" json:"starttls,omitempty"`
+	Username    string `yaml:"username" json:"username"`
+	Password    string `yaml:"password" json:"-"`
+	PasswordEnv string `yaml:"password_env" json:"password_env,omitempty"`
+}
+
+// EmailMailbox is one mailbox Kanri reads, and what its new mail becomes.
+type EmailMailbox struct {
+	Name            string     `yaml:"name" json:"name"`
+	IMAP            IMAP       `yaml:"imap" json:"imap"`
+	Folder          string     `yaml:"folder" json:"folder,omitempty"`
+	ProcessedFolder string     `yaml:"processed_folder" json:"processed_folder,omitempty"`
+	FailedFolder    string     `yaml:"failed_folder" json:"failed_folder,omitempty"`
+	MaxSize         int64      `yaml:"max_size" json:"max_size,omitempty"`
+	Route           EmailRoute `yaml:"route" json:"route"`
+}
+
+// EmailRoute says what a mailbox's new mail opens.
+type EmailRoute struct {
+	Kind    string `yaml:"kind" json:"kind"`
+	Service string `yaml:"service" json:"service"`
+	Impact  string `yaml:"impact" json:"impact"`
+	Urgency string `yaml:"urgency" json:"urgency"`
+}
+
 // Server holds what the `kanri dev` and `kanri server` flags also set; an
 // empty field leaves the flag's default.
 type Server struct {
@@ -261,6 +316,27 @@ func (c *Config) applyDefaults() {
 	for i := range c.CMDB.CIs {
 		if c.CMDB.CIs[i].Status == "" {
 			c.CMDB.CIs[i].Status = "active"
+		}
+	}
+	for i := range c.Email.Mailboxes {
+		m := &c.Email.Mailboxes[i]
+		if m.Route.Kind == "" {
+			m.Route.Kind = "incidents"
+		}
+		if m.Route.Impact == "" {
+			m.Route.Impact = "medium"
+		}
+		if m.Route.Urgency == "" {
+			m.Route.Urgency = "medium"
+		}
+		if m.Folder == "" {
+			m.Folder = "INBOX"
+		}
+		if m.ProcessedFolder == "" {
+			m.ProcessedFolder = "Processed"
+		}
+		if m.FailedFolder == "" {
+			m.FailedFolder = "Failed"
 		}
 	}
 	if p3, ok := c.SLA.Targets["P3"]; ok {

@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 		p.add("release_policy.early_life", "must not be negative")
 	}
 	c.validateCMDB(&p, users)
+	c.validateEmail(&p)
 
 	if c.Server.TemporalPort < 0 || c.Server.TemporalPort > 65535 {
 		p.add("server.temporal_port", "must be between 1 and 65535, got %d", c.Server.TemporalPort)
@@ -275,6 +276,54 @@ func (c *Config) validateChangePolicy(p *problems, groups map[string]*Group) {
 			p.add(path, "needs start and end as RFC 3339 times")
 		} else if !b.End.After(b.Start) {
 			p.add(path+".end", "must be after start")
+		}
+	}
+}
+
+// validateEmail checks the mailboxes and their routes.
+func (c *Config) validateEmail(p *problems) {
+	e := c.Email
+	if (len(e.Mailboxes) > 0 || e.SMTP.Addr != "") && !strings.Contains(e.From, "@") {
+		p.add("email.from", "needs the sender address of notifications, e.g. \"Kanri <kanri@example.com>\"")
+	}
+	if e.DailyCap < 0 {
+		p.add("email.daily_cap", "must not be negative")
+	}
+	if e.PollInterval < 0 {
+		p.add("email.poll_interval", "must not be negative")
+	}
+	switch e.SMTP.StartTLS {
+	case "", "opportunistic", "required", "off":
+	default:
+		p.add("email.smtp.starttls", "%q is not one of opportunistic, required, off", e.SMTP.StartTLS)
+	}
+	seen := map[string]bool{}
+	for i, m := range e.Mailboxes {
+		path := item("email.mailboxes", i, m.Name)
+		switch {
+		case m.Name == "":
+			p.add(path+".name", "required")
+		case seen[m.Name]:
+			p.add(path+".name", "duplicate name %q", m.Name)
+		}
+		seen[m.Name] = true
+		if m.IMAP.Addr == "" {
+			p.add(path+".imap.addr", "required (host:port)")
+		}
+		if m.IMAP.Username == "" {
+			p.add(path+".imap.username", "required")
+		}
+		if m.Route.Kind != "incidents" {
+			p.add(path+".route.kind", "%q: mail opens incidents", m.Route.Kind)
+		}
+		if !slices.ContainsFunc(c.Services, func(s Service) bool { return s.ID == m.Route.Service }) {
+			p.add(path+".route.service", "unknown service %q", m.Route.Service)
+		}
+		if !slices.Contains(Levels(), m.Route.Impact) {
+			p.add(path+".route.impact", "%q is not one of high, medium, low", m.Route.Impact)
+		}
+		if !slices.Contains(Levels(), m.Route.Urgency) {
+			p.add(path+".route.urgency", "%q is not one of high, medium, low", m.Route.Urgency)
 		}
 	}
 }

@@ -182,8 +182,27 @@ type Action struct {
 	Results string `json:"results,omitempty"`
 	Passed  *bool  `json:"passed,omitempty"`
 	Accept  *bool  `json:"accept,omitempty"`
+	// Internal marks a comment as an internal note: mail on a case from
+	// someone who is neither its caller nor staff is kept, but not as a
+	// customer update.
+	Internal bool `json:"internal,omitempty"`
 	// Source names the channel the action came through (api, email, slack).
 	Source string `json:"source,omitempty"`
+}
+
+// internalNote reports whether the action is an internal note that the
+// email connector records for a sender who may not comment: anyone's mail
+// on a case is kept, never dropped, and never shown as the caller's word.
+func internalNote(a Action) bool {
+	return a.Action == "comment" && a.Internal && a.Source == "email"
+}
+
+// commentDetail is what a comment puts in the history.
+func commentDetail(a Action, d map[string]any) {
+	d["body"] = a.Body
+	if a.Internal {
+		d["internal"] = true
+	}
 }
 
 // process is what the shared plumbing needs of a case workflow.

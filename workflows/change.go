@@ -710,7 +710,7 @@ func (w *change) apply(ctx workflow.Context, a Action) error {
 		r.ClosedAt = &now
 		r.Status = ChgClosed
 	case "comment":
-		d["body"] = a.Body
+		commentDetail(a, d)
 	case "link":
 		applyLink(a, &r.Links, d)
 	}

@@ -142,7 +142,15 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) error {
 		return err
 	}
 
-	if err := w.transition(ctx, in.Actor.ID, "open", "", detail("source", in.Source, "priority", priority, "group", group), nil); err != nil {
+	var opened []activities.Note
+	if in.Source == "email" {
+		// Mail gets an acknowledgement that carries the case's tag, so the
+		// caller's replies thread.
+		opened = append(opened, activities.Note{Recipient: in.Caller, Channel: "email", Event: "opened",
+			Subject: "[" + in.ID + "] received: " + in.Title,
+			Body:    "We have logged your incident as " + in.ID + " (priority " + priority + "). Reply to this mail to add to it."})
+	}
+	if err := w.transition(ctx, in.Actor.ID, "open", "", detail("source", in.Source, "priority", priority, "group", group), opened); err != nil {
 		return err
 	}
 	w.opened = true
@@ -298,7 +306,7 @@ func (w *incident) validate(a Action) error {
 	staff := who.Has(policy.RoleAgent, policy.RoleAdmin)
 	switch a.Action {
 	case "comment", "confirm", "reopen":
-		if !staff && !(who.Has(policy.RoleProcessOwner) && a.Action == "comment") && !w.raisedBy(who) {
+		if !internalNote(a) && !staff && !(who.Has(policy.RoleProcessOwner) && a.Action == "comment") && !w.raisedBy(who) {
 			return forbidden("%s may not %s %s", who.ID, a.Action, r.ID)
 		}
 	case "review_major", "link":
@@ -459,7 +467,7 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 		}
 		r.Status = StatusInProgress
 	case "comment":
-		d["body"] = a.Body
+		commentDetail(a, d)
 	case "pend":
 		d["reason"] = a.Reason
 		w.resumeTo = r.Status
@@ -480,6 +488,11 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 		r.Resolution = a.Resolution
 		r.ResolvedAt = &now
 		r.Status = StatusResolved
+		// The caller confirms or reopens, by the API, chat, or a reply to
+		// this notice.
+		notes = append(notes, activities.Note{Recipient: r.Caller, Channel: "email", Event: "resolved",
+			Subject: "[" + r.ID + "] resolved: " + r.Title,
+			Body:    "Your incident " + r.ID + " is resolved: " + a.Resolution + "\n\nReply \"confirm\" if it is fixed, or \"reopen\" if it is not. 解決していれば「確認」、解決していなければ「再開」と返信してください。"})
 		if r.Major {
 			notes = append(notes, note(r.MajorManager, "major_restored", r.ID, "major incident restored, review due: "+r.Title))
 		}

@@ -357,7 +357,7 @@ func (w *problem) apply(ctx workflow.Context, a Action) error {
 	case "close":
 		r.ClosedAt, r.Status = &now, PrbClosed
 	case "comment":
-		d["body"] = a.Body
+		commentDetail(a, d)
 	case "link":
 		applyLink(a, &r.Links, d)
 	}

@@ -434,7 +434,7 @@ func (w *release) apply(ctx workflow.Context, a Action) error {
 		r.ClosedAt = &now
 		r.Status = RelClosed
 	case "comment":
-		d["body"] = a.Body
+		commentDetail(a, d)
 	case "link":
 		applyLink(a, &r.Links, d)
 	}

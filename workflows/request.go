@@ -250,7 +250,7 @@ func (w *request) validate(a Action) error {
 			return forbidden("%s raised %s and may not decide on it", who.ID, r.ID)
 		}
 	case "comment", "confirm", "reopen", "cancel":
-		if !staff && !raised {
+		if !internalNote(a) && !staff && !raised {
 			return forbidden("%s may not %s %s", who.ID, a.Action, r.ID)
 		}
 	case "assign", "start", "pend", "resume", "fulfil", "link":
@@ -381,7 +381,7 @@ func (w *request) apply(ctx workflow.Context, a Action) error {
 		d["reason"] = a.Reason
 		r.ClosedAt, r.Status = &now, ReqCancelled
 	case "comment":
-		d["body"] = a.Body
+		commentDetail(a, d)
 	case "link":
 		applyLink(a, &r.Links, d)
 	}

@@ -1,0 +1,191 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/kanri-itsm/kanri/store"
+)
+
+// Outbox is the part of the store the mailer sends from.
+type Outbox interface {
+	ClaimNotifications(ctx context.Context, channel string, limit, maxAttempts int, lease time.Duration) ([]store.Notification, error)
+	MarkNotificationSent(ctx context.Context, id int64, at time.Time) error
+	MarkNotificationFailed(ctx context.Context, id int64, reason string) error
+	AbandonNotification(ctx context.Context, id int64, reason string) error
+	MailOfCase(ctx context.Context, caseID string) ([]store.MailRecord, error)
+}
+
+// Mailer delivers the outbox's email notifications over SMTP. Each
+// notification is claimed for a lease, so two servers never send it at
+// once; a failed send is tried again when the lease runs out (the lease is
+// the backoff), up to MaxAttempts.
+type Mailer struct {
+	Outbox Outbox
+	Sender interface {
+		SendComposed(ctx context.Context, c *Composed) error
+	}
+	// Resolve turns a recipient ("alice", "group:cab") into addresses.
+	Resolve func(recipient string) []Address
+	From    Address
+	// Domain of the Message-IDs; empty means the From domain.
+	Domain string
+	// Cap limits automatic mail per recipient and day; nil: no cap.
+	Cap *RecipientCap
+	// Interval between outbox polls; Lease how long a claim holds (and so
+	// the delay before a retry); MaxAttempts before a notification is left
+	// with its last error.
+	Interval    time.Duration
+	Lease       time.Duration
+	MaxAttempts int
+	Logger      *slog.Logger
+}
+
+// Run sends until ctx ends.
+func (m *Mailer) Run(ctx context.Context) error {
+	interval := m.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := m.SendOnce(ctx); err != nil && ctx.Err() == nil {
+			m.logger().Warn("email outbox", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SendOnce sends what the outbox holds now and returns how many
+// notifications it delivered.
+func (m *Mailer) SendOnce(ctx context.Context) (int, error) {
+	lease := m.Lease
+	if lease <= 0 {
+		lease = time.Minute
+	}
+	max := m.MaxAttempts
+	if max <= 0 {
+		max = 10
+	}
+	ns, err := m.Outbox.ClaimNotifications(ctx, "email", 50, max, lease)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, n := range ns {
+		err := m.deliver(ctx, n)
+		var perm permanent
+		switch {
+		case err == nil:
+			if err := m.Outbox.MarkNotificationSent(ctx, n.ID, time.Now().UTC()); err != nil {
+				return sent, err
+			}
+			sent++
+		case errors.As(err, &perm):
+			m.logger().Info("email notification abandoned", "case", n.CaseID, "recipient", n.Recipient, "reason", err)
+			if err := m.Outbox.AbandonNotification(ctx, n.ID, err.Error()); err != nil {
+				return sent, err
+			}
+		default:
+			m.logger().Warn("email notification failed; it will be retried", "case", n.CaseID, "recipient", n.Recipient, "error", err)
+			if err := m.Outbox.MarkNotificationFailed(ctx, n.ID, err.Error()); err != nil {
+				return sent, err
+			}
+		}
+	}
+	return sent, nil
+}
+
+// permanent is a failure that retrying would not mend.
+type permanent struct{ error }
+
+func (m *Mailer) deliver(ctx context.Context, n store.Notification) error {
+	to := m.Resolve(n.Recipient)
+	if len(to) == 0 {
+		return permanent{fmt.Errorf("recipient %q has no email address", n.Recipient)}
+	}
+	// The case's thread: the first mail Kanri received on it, if any, so
+	// the caller's mail client files the notice under their own mail.
+	var inReplyTo string
+	var refs []string
+	if mail, err := m.Outbox.MailOfCase(ctx, n.CaseID); err == nil {
+		for _, r := range mail {
+			if r.MessageID != "" {
+				if inReplyTo == "" {
+					inReplyTo = r.MessageID
+				}
+				refs = append(refs, r.MessageID)
+			}
+		}
+	}
+	if len(refs) > 10 {
+		refs = refs[len(refs)-10:]
+	}
+	capped := 0
+	for _, addr := range to {
+		if m.Cap != nil {
+			ok, count, err := m.Cap.Allow(ctx, addr.Address)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				m.logger().Info("daily cap of automatic mail reached", "recipient", addr.Address, "count", count, "case", n.CaseID)
+				capped++
+				continue
+			}
+		}
+		c, err := Compose(Outgoing{
+			From: m.From, To: addr, Subject: n.Subject, CaseID: n.CaseID, Seq: n.Seq, Domain: m.Domain,
+			Text: n.Body + footer(n.CaseID), HTML: htmlOf(n.Body + footer(n.CaseID)),
+			InReplyTo: inReplyTo, References: refs, Date: n.CreatedAt,
+		})
+		if err != nil {
+			return permanent{fmt.Errorf("compose for %s: %w", addr.Address, err)}
+		}
+		if err := m.Sender.SendComposed(ctx, c); err != nil {
+			if IsPermanent(err) {
+				return permanent{err}
+			}
+			return err
+		}
+	}
+	if capped == len(to) {
+		return permanent{fmt.Errorf("daily cap of automatic mail reached for %s", n.Recipient)}
+	}
+	return nil
+}
+
+func footer(caseID string) string {
+	return "\n\n-- \nKanri " + caseID + ". Reply to this mail to add to the case; keep [" + caseID + "] in the subject."
+}
+
+// htmlOf renders plain text as HTML, escaped: nothing in a case's text can
+// inject markup into the mail.
+func htmlOf(text string) string {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html><html><body>")
+	for _, p := range strings.Split(text, "\n\n") {
+		b.WriteString("<p>")
+		b.WriteString(strings.ReplaceAll(html.EscapeString(p), "\n", "<br>"))
+		b.WriteString("</p>")
+	}
+	b.WriteString("</body></html>")
+	return b.String()
+}
+
+func (m *Mailer) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.Default()
+}
