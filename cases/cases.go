@@ -440,6 +440,8 @@ func (s *Service) startWith(ctx context.Context, id string, wf any, input any, c
 // request (a double click) apply once.
 func (s *Service) Act(ctx context.Context, kind Kind, id string, a workflows.Action, requestID string) (json.RawMessage, error) {
 	row, err := s.Store.GetCase(ctx, id)
+	// Not canRead: a requester in an approving group acts on cases they
+	// did not raise. The workflow's validator decides who may do what.
 	if errors.Is(err, store.ErrNotFound) || (err == nil && row.Kind != kind.Name) {
 		return nil, fail(ErrNotFound, "%s %s does not exist", strings.TrimSuffix(kind.Name, "s"), id)
 	}
@@ -449,17 +451,22 @@ func (s *Service) Act(ctx context.Context, kind Kind, id string, a workflows.Act
 	if err := s.checkReferences(ctx, a); err != nil {
 		return nil, err
 	}
-	switch kind.Name {
-	case "changes":
+	// What follows reads the CMDB and the change schedule, which only
+	// staff may see; the workflow refuses anyone else with a 403.
+	staffActor := a.Actor.Has(policy.RoleAgent, policy.RoleAdmin)
+	a.Rules = nil
+	switch {
+	case !staffActor:
+	case kind.Name == "changes":
 		if a, err = s.checkChangeAction(ctx, row, a); err != nil {
 			return nil, err
 		}
-	case "problems":
-		if a.Action == "raise_rfc" || a.Action == "raise_change" {
-			if err := errors.Join(s.checkCIs(ctx, a.CIs), s.checkCIUpdates(ctx, a.CIUpdates)); err != nil {
-				return nil, err
-			}
+	case kind.Name == "problems" && (a.Action == "raise_rfc" || a.Action == "raise_change"):
+		if err := errors.Join(s.checkCIs(ctx, a.CIs), s.checkCIUpdates(ctx, a.CIUpdates)); err != nil {
+			return nil, err
 		}
+		rules := s.Config.ChangeRules()
+		a.Rules = &rules
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()

@@ -96,6 +96,8 @@ func (s *Service) checkChangeAction(ctx context.Context, row store.Case, a workf
 		for i, c := range a.AcceptanceCriteria {
 			errs = append(errs, checkText(fmt.Sprintf("acceptance_criteria[%d]", i), c, true, maxText))
 		}
+		rules := s.Config.ChangeRules()
+		a.Rules = &rules
 		return a, errors.Join(errs...)
 	case "complete":
 		return a, s.checkCIUpdates(ctx, a.CIUpdates)

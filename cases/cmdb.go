@@ -97,9 +97,6 @@ type WriteCI struct {
 	activities.CIUpdate
 }
 
-// writable are the statuses of a change whose CI edits may still be
-// recorded: it completed successfully.
-var writable = []string{workflows.ChgCompleted, workflows.ChgReviewed, workflows.ChgClosed}
 
 // WriteCI records a new revision of a CI. Configuration data changes only
 // through change management (spec §2.12): the edit must name a change that
@@ -127,8 +124,11 @@ func (s *Service) WriteCI(ctx context.Context, actor workflows.Actor, id string,
 	if err != nil {
 		return CIRecord{}, err
 	}
-	if !slices.Contains(writable, c.Status) || c.Outcome == nil || !c.Outcome.Success {
-		return CIRecord{}, fail(ErrConflict, "%s is %s: only a change that completed successfully updates the CMDB", c.ID, c.Status)
+	// Only a change that has just completed, before its review, may still
+	// record what it did to a CI it covers: a reviewed or closed change is
+	// evidence, not a licence to edit.
+	if c.Status != workflows.ChgCompleted || c.Outcome == nil || !c.Outcome.Success {
+		return CIRecord{}, fail(ErrConflict, "%s is %s: only a change that completed successfully, before its review, updates the CMDB", c.ID, c.Status)
 	}
 	covered := slices.Contains(c.CIs, id) || slices.ContainsFunc(c.CIUpdates, func(u activities.CIUpdate) bool { return u.ID == id })
 	if !covered {
@@ -173,6 +173,9 @@ func (s *Service) TakeBaseline(ctx context.Context, actor workflows.Actor, in Ta
 	}
 	if strings.ContainsAny(in.Name, "/?#") {
 		return store.Baseline{}, fail(ErrInvalid, "a baseline name may not contain /, ? or #: it is read back by name in a URL")
+	}
+	if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(in.Name)), "REL-") {
+		return store.Baseline{}, fail(ErrInvalid, "names starting with REL- are kept for the baselines releases take before they deploy")
 	}
 	if len(in.CIs) == 0 {
 		return store.Baseline{}, fail(ErrInvalid, "cis is required: the CIs to freeze")

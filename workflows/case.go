@@ -176,6 +176,10 @@ type Action struct {
 	// same or dependent CIs in an overlapping window; Conflicts lists them,
 	// as the command layer found them, for the history.
 	AcceptConflicts bool     `json:"accept_conflicts,omitempty"`
+	// Rules are the current change rules, which the command layer attaches
+	// to plan_release and raise_rfc: a case that started before it had
+	// rules of its own uses them.
+	Rules *policy.ChangeRules `json:"rules,omitempty"`
 	Conflicts       []string `json:"conflicts,omitempty"`
 	// Release: build, acceptance test and the decision on unmet criteria.
 	Version string `json:"version,omitempty"`
@@ -354,6 +358,13 @@ func projectOptions(ctx workflow.Context) workflow.Context {
 			MaximumInterval:    30 * time.Second,
 		},
 	})
+}
+
+// longLocal is for the local activities a case cannot go on without (ids,
+// CMDB writes, baselines, counts): retried for a day, like a projection,
+// rather than given up after the SDK's default of one StartToClose.
+func longLocal(ctx workflow.Context) workflow.Context {
+	return projectOptions(ctx)
 }
 
 // record appends one transition: it numbers it, and projects the case row,

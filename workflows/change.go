@@ -6,7 +6,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kanri-itsm/kanri/activities"
@@ -69,10 +68,12 @@ const (
 
 // CaseState is a case's status as another case hears of it.
 type CaseState struct {
-	ID      string  `json:"id"`
-	Status  string  `json:"status"`
-	Success bool    `json:"success,omitempty"`
-	Window  *Window `json:"window,omitempty"`
+	ID         string  `json:"id"`
+	Status     string  `json:"status"`
+	Success    bool    `json:"success,omitempty"`
+	Window     *Window `json:"window,omitempty"`
+	Deployed   bool    `json:"deployed,omitempty"`
+	RolledBack bool    `json:"rolled_back,omitempty"`
 }
 
 // TransitionPlan is the design-and-transition plan of a major change or a
@@ -91,6 +92,15 @@ type TransitionPlan struct {
 type ReleaseRef struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	// Deployed: the release went live and has not been rolled back.
+	Deployed   bool `json:"deployed"`
+	RolledBack bool `json:"rolled_back"`
+}
+
+// withdrawn: a release that ended without deploying (rejected, withdrawn,
+// or closed undeployed) neither blocks nor counts.
+func (r ReleaseRef) withdrawn() bool {
+	return !r.Deployed && !r.RolledBack && (r.Status == RelRejected || r.Status == RelWithdrawn || r.Status == RelClosed)
 }
 
 // Assessment is what an approval decision rests on (spec §5.7: risk,
@@ -294,10 +304,11 @@ func (w *change) receiveReleases(ctx workflow.Context) {
 			var st CaseState
 			states.Receive(ctx, &st)
 			i := slices.IndexFunc(w.rec.Releases, func(r ReleaseRef) bool { return r.ID == st.ID })
-			if i < 0 || w.rec.Releases[i].Status == st.Status {
+			next := ReleaseRef{ID: st.ID, Status: st.Status, Deployed: st.Deployed, RolledBack: st.RolledBack}
+			if i < 0 || w.rec.Releases[i] == next {
 				continue
 			}
-			w.rec.Releases[i].Status = st.Status
+			w.rec.Releases[i] = next
 			_ = w.transition(ctx, systemActor.ID, "release_"+st.Status, w.rec.Status, detail("release", st.ID), nil)
 		}
 	})
@@ -329,7 +340,8 @@ func (w *change) transition(ctx workflow.Context, actor, action, from string, d 
 		Schedule: w.scheduleEntry(),
 	})
 	w.wake.bump()
-	if err != nil || from == w.rec.Status {
+	// The releases hear a new window even when the status stays.
+	if err != nil || (from == w.rec.Status && action != "schedule") {
 		return err
 	}
 	w.tell(ctx)
@@ -390,7 +402,7 @@ func (w *change) waitingFor() string {
 	case ChgScheduled:
 		return "implementation from " + stamp(r.Schedule.Start)
 	case ChgImplementing:
-		if id := w.undeployedRelease(); id != "" {
+		if id, _ := w.blockingRelease(); id != "" {
 			return "deployment of " + id
 		}
 		return "completion of the implementation"
@@ -422,16 +434,28 @@ func (w *change) needsTransitionPlan() bool {
 	return w.rec.Type == "major" || w.rec.ServiceAction != ""
 }
 
-// undeployedRelease names a planned release that has not deployed yet.
-func (w *change) undeployedRelease() string {
+// blockingRelease names a release that keeps the change from completing
+// successfully: one still on its way, or one rolled back.
+func (w *change) blockingRelease() (id, why string) {
+	deployed := false
 	for _, r := range w.rec.Releases {
-		switch r.Status {
-		case RelEarlyLife, RelDeployed, RelReviewed, RelClosed:
-		default:
-			return r.ID
+		switch {
+		case r.RolledBack:
+			return r.ID, "was rolled back"
+		case !r.Deployed && !r.withdrawn():
+			return r.ID, "has not deployed"
 		}
+		deployed = deployed || r.Deployed
 	}
-	return ""
+	if n := len(w.rec.Releases); n > 0 && !deployed {
+		return w.rec.Releases[n-1].ID, "ended without deploying, as did any other: plan another, or complete with success false"
+	}
+	return "", ""
+}
+
+// activeRelease reports whether a planned release may still deploy.
+func (w *change) activeRelease() bool {
+	return slices.ContainsFunc(w.rec.Releases, func(r ReleaseRef) bool { return !r.Deployed && !r.RolledBack && !r.withdrawn() })
 }
 
 func (w *change) ended() bool { return w.rec.Status == ChgClosed || w.rec.Status == ChgRejected }
@@ -518,7 +542,9 @@ func (w *change) validate(a Action) error {
 			return conflict("%s has already decided on %s", who.ID, r.ID)
 		}
 	case "schedule":
-		if err := within(ChgApproved, ChgScheduled); err != nil {
+		// A change that implements may move the end of its window, which
+		// its releases deploy in.
+		if err := within(ChgApproved, ChgScheduled, ChgImplementing); err != nil {
 			return err
 		}
 		start, end, err := window(a)
@@ -545,7 +571,12 @@ func (w *change) validate(a Action) error {
 			return invalid("plan_release needs the cis the release deploys to (the change names none)")
 		}
 	case "implement":
-		return within(ChgApproved, ChgScheduled)
+		if err := within(ChgApproved, ChgScheduled); err != nil {
+			return err
+		}
+		if r.Schedule == nil && w.activeRelease() {
+			return conflict("%s has a release, which deploys inside the change's window: schedule %s first", r.ID, r.ID)
+		}
 	case "complete":
 		if err := within(ChgImplementing); err != nil {
 			return err
@@ -554,8 +585,8 @@ func (w *change) validate(a Action) error {
 			return invalid("complete needs success: true or false")
 		}
 		if *a.Success {
-			if id := w.undeployedRelease(); id != "" {
-				return conflict("%s cannot complete successfully before its release %s has deployed", r.ID, id)
+			if id, why := w.blockingRelease(); id != "" {
+				return conflict("%s cannot complete successfully: its release %s %s", r.ID, id, why)
 			}
 		}
 		for _, u := range a.CIUpdates {
@@ -666,17 +697,31 @@ func (w *change) apply(ctx workflow.Context, a Action) error {
 		start, end, _ := window(a)
 		r.Schedule = &Window{Start: start, End: end}
 		d["start"], d["end"] = stamp(start), stamp(end)
+		if r.Status == ChgImplementing {
+			d["rescheduled"] = true
+		}
 		if b, ok := w.rules.BlackoutAt(start, end); ok {
 			d["blackout_override"] = b.Name
 		}
 		if c := a.Conflicts; len(c) > 0 {
 			d["conflicts_accepted"] = slices.Clone(c)
 		}
-		r.Status = ChgScheduled
+		if r.Status != ChgImplementing {
+			r.Status = ChgScheduled
+		}
 	case "implement":
-		r.ImplementedAt = &now
+		if r.ImplementedAt == nil {
+			r.ImplementedAt = &now
+		}
 		r.Status = ChgImplementing
 	case "complete":
+		// The CMDB is written before the change says it completed, so a
+		// completed change has always updated the CMDB.
+		if *a.Success {
+			if err := w.updateCMDB(ctx, a, now); err != nil {
+				return err
+			}
+		}
 		r.Outcome = &Outcome{Success: *a.Success, Notes: a.Notes, By: a.Actor.ID, At: now}
 		d["success"], d["notes"] = *a.Success, a.Notes
 		r.Status = ChgFailed
@@ -686,10 +731,10 @@ func (w *change) apply(ctx workflow.Context, a Action) error {
 		if err := w.transition(ctx, a.Actor.ID, a.Action, from, d, notes); err != nil {
 			return err
 		}
-		if !*a.Success {
+		if len(r.CMDB) == 0 {
 			return nil
 		}
-		return w.updateCMDB(ctx, a, now)
+		return w.transition(ctx, a.Actor.ID, "cmdb_updated", r.Status, detail("revisions", r.CMDB), nil)
 	case "back_out":
 		d["reason"] = a.Reason
 		r.Status = ChgBackedOut
@@ -735,18 +780,14 @@ func (w *change) updateCMDB(ctx workflow.Context, a Action, now time.Time) error
 	}
 	var acts *activities.Activities
 	var revs []activities.CIRevision
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 30 * time.Second},
-	})
-	err := workflow.ExecuteLocalActivity(lctx, acts.WriteCIs, activities.CMDBWrite{
+	err := workflow.ExecuteLocalActivity(longLocal(ctx), acts.WriteCIs, activities.CMDBWrite{
 		ChangeID: r.ID, By: a.Actor.ID, At: now, Updates: updates,
 	}).Get(ctx, &revs)
 	if err != nil {
 		return fmt.Errorf("update the CMDB for %s: %w", r.ID, err)
 	}
 	r.CMDB = revs
-	return w.transition(ctx, a.Actor.ID, "cmdb_updated", r.Status, detail("revisions", revs), nil)
+	return nil
 }
 
 // planRelease takes a release id and starts the release as a child
@@ -755,11 +796,7 @@ func (w *change) updateCMDB(ctx workflow.Context, a Action, now time.Time) error
 func (w *change) planRelease(ctx workflow.Context, a Action) (string, error) {
 	var acts *activities.Activities
 	var id activities.NewID
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 10 * time.Second},
-	})
-	if err := workflow.ExecuteLocalActivity(lctx, acts.NextID, "releases", "REL").Get(ctx, &id); err != nil {
+	if err := workflow.ExecuteLocalActivity(longLocal(ctx), acts.NextID, "releases", "REL").Get(ctx, &id); err != nil {
 		return "", fmt.Errorf("take a release id: %w", err)
 	}
 	r := w.rec
@@ -784,7 +821,7 @@ func (w *change) planRelease(ctx workflow.Context, a Action) (string, error) {
 		ID: id.ID, Num: id.Num, Title: a.Title, Description: a.Description, Change: r.ID,
 		ChangeStatus: r.Status, Window: r.Schedule, CIs: slices.Clone(cis), Services: slices.Clone(r.Services),
 		Problems: problems, AcceptanceCriteria: slices.Clone(a.AcceptanceCriteria),
-		Actor: a.Actor, Source: "change " + r.ID, Rules: w.rules.Release,
+		Actor: a.Actor, Source: "change " + r.ID, Rules: releaseRules(w.rules, a),
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return "", fmt.Errorf("start %s: %w", id.ID, err)
@@ -793,4 +830,13 @@ func (w *change) planRelease(ctx workflow.Context, a Action) (string, error) {
 		return "", err
 	}
 	return id.ID, nil
+}
+
+// releaseRules are the change's own, or, for a change that started before
+// changes had rules, the current ones the command layer attached.
+func releaseRules(own policy.ChangeRules, a Action) policy.ReleaseRules {
+	if own.Release.Approvers.Group == "" && a.Rules != nil {
+		return a.Rules.Release
+	}
+	return own.Release
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kanri-itsm/kanri/activities"
@@ -84,6 +83,10 @@ type problem struct {
 	opened    bool
 	// rfcOpened holds the RFCs that reported their opening in the database.
 	rfcOpened map[string]bool
+	// awaitOutcome: the problem closes only after its change completed.
+	// Problems that started before RFCs reported their outcome keep the
+	// old rule, or they could never close.
+	awaitOutcome bool
 }
 
 // ProblemWorkflow runs one problem from logging to closure. When a CI must
@@ -103,6 +106,7 @@ func ProblemWorkflow(ctx workflow.Context, in ProblemInput) error {
 	for _, id := range in.Incidents {
 		w.rec.Links = append(w.rec.Links, Link{Kind: "incidents", ID: id, Relation: "caused_by_this"})
 	}
+	w.awaitOutcome = workflow.GetVersion(ctx, "rfc-outcome-gate", workflow.DefaultVersion, 1) == 1
 	proc := process[Problem]{
 		record:     func() Problem { return w.rec },
 		opened:     func() bool { return w.opened },
@@ -219,7 +223,7 @@ func (w *problem) waitingFor() string {
 		}
 		return "resolution"
 	case PrbResolved:
-		if r.NeedsChange && !w.changeCompleted() {
+		if w.awaitOutcome && r.NeedsChange && !w.changeCompleted() {
 			return "completion of " + strings.Join(r.RFCs, ", ")
 		}
 		if r.Review == nil {
@@ -269,7 +273,9 @@ func (w *problem) validate(a Action) error {
 			return invalid("record_known_error needs a root_cause")
 		}
 	case "raise_rfc", "raise_change":
-		if err := within(PrbInvestigating, PrbKnownError); err != nil {
+		// A resolved problem whose change was rejected or failed raises
+		// another one.
+		if err := within(PrbInvestigating, PrbKnownError, PrbResolved); err != nil {
 			return err
 		}
 		q, ok := w.approvers[a.Type]
@@ -300,7 +306,7 @@ func (w *problem) validate(a Action) error {
 		if err := within(PrbResolved); err != nil {
 			return err
 		}
-		if r.NeedsChange && !w.changeCompleted() {
+		if w.awaitOutcome && r.NeedsChange && !w.changeCompleted() {
 			return conflict("%s needs a CI change: it closes only once one of its RFCs (%s) has completed", r.ID, strings.Join(r.RFCs, ", "))
 		}
 		if r.Review == nil {
@@ -371,10 +377,7 @@ func (w *problem) apply(ctx workflow.Context, a Action) error {
 func (w *problem) raiseRFC(ctx workflow.Context, a Action) (string, error) {
 	var a0 *activities.Activities
 	var id activities.NewID
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 10 * time.Second},
-	})
+	lctx := longLocal(ctx)
 	if err := workflow.ExecuteLocalActivity(lctx, a0.NextID, "changes", "CHG").Get(ctx, &id); err != nil {
 		return "", fmt.Errorf("take a change id: %w", err)
 	}
@@ -391,7 +394,7 @@ func (w *problem) raiseRFC(ctx workflow.Context, a Action) (string, error) {
 	child := workflow.ExecuteChildWorkflow(cctx, ChangeWorkflow, ChangeInput{
 		ID: id.ID, Num: id.Num, Title: title, Description: w.rec.RootCause, Type: a.Type,
 		Services: services, BackoutPlan: a.BackoutPlan, Actor: a.Actor, Source: "problem " + w.rec.ID,
-		Approvers: &q, Rules: w.rules, CIs: a.CIs, CIUpdates: a.CIUpdates,
+		Approvers: &q, Rules: changeRules(w.rules, a), CIs: a.CIs, CIUpdates: a.CIUpdates,
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return "", fmt.Errorf("start %s: %w", id.ID, err)
@@ -405,4 +408,13 @@ func (w *problem) raiseRFC(ctx workflow.Context, a Action) (string, error) {
 		}
 	}
 	return id.ID, nil
+}
+
+// changeRules are the problem's own, or, for a problem that started before
+// problems carried them, the current ones the command layer attached.
+func changeRules(own policy.ChangeRules, a Action) policy.ChangeRules {
+	if own.Release.Approvers.Group == "" && a.Rules != nil {
+		return *a.Rules
+	}
+	return own
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kanri-itsm/kanri/activities"
@@ -24,6 +23,9 @@ const (
 	RelRolledBack     = "rolled_back"
 	RelReviewed       = "reviewed"
 	RelClosed         = "closed"
+	// RelWithdrawn: the release will not deploy (its change failed or
+	// took another way); the workflow ends.
+	RelWithdrawn = "withdrawn"
 )
 
 // ReleaseInput starts a release. A release is planned by a change, which
@@ -180,7 +182,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) error {
 			_ = w.transition(ctx, systemActor.ID, "change_"+st.Status, w.rec.Status, d, nil)
 		}
 	})
-	ended := func() bool { return w.rec.Status == RelClosed }
+	ended := func() bool { return w.rec.Status == RelClosed || w.rec.Status == RelWithdrawn }
 	if err := runTimers(ctx, &w.wake, ended, w.plan); err != nil {
 		return err
 	}
@@ -202,23 +204,21 @@ func (w *release) endEarlyLife(ctx workflow.Context) error {
 	r := &w.rec
 	var n int64
 	var acts *activities.Activities
-	err := workflow.ExecuteLocalActivity(shortLocal(ctx), acts.CountIncidents, activities.IncidentCount{
+	err := workflow.ExecuteLocalActivity(longLocal(ctx), acts.CountIncidents, activities.IncidentCount{
 		CIs: r.CIs, Services: r.Services, From: r.Deployment.At, To: r.Deployment.EarlyLifeUntil,
 	}).Get(ctx, &n)
+	d := detail()
 	if err != nil {
-		return fmt.Errorf("count the early-life incidents of %s: %w", r.ID, err)
+		// Early life ends on time even when the count cannot be had; the
+		// record says so instead of a number.
+		d["count_error"] = err.Error()
+	} else {
+		r.Deployment.Incidents = &n
+		d["incidents"] = n
 	}
-	r.Deployment.Incidents = &n
 	from := r.Status
 	r.Status = RelDeployed
-	return w.transition(ctx, systemActor.ID, "early_life_ended", from, detail("incidents", n), nil)
-}
-
-func shortLocal(ctx workflow.Context) workflow.Context {
-	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 30 * time.Second},
-	})
+	return w.transition(ctx, systemActor.ID, "early_life_ended", from, d, nil)
 }
 
 func (w *release) transition(ctx workflow.Context, actor, action, from string, d map[string]any, notes []activities.Note) error {
@@ -240,7 +240,8 @@ func (w *release) transition(ctx workflow.Context, actor, action, from string, d
 		return err
 	}
 	// The change waits for its release's deployment.
-	st := CaseState{ID: w.rec.ID, Status: w.rec.Status}
+	dep := w.rec.Deployment
+	st := CaseState{ID: w.rec.ID, Status: w.rec.Status, Deployed: dep != nil && dep.RolledBackAt == nil, RolledBack: dep != nil && dep.RolledBackAt != nil}
 	if err := workflow.SignalExternalWorkflow(ctx, w.rec.Change, "", SignalReleaseState, st).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("could not tell the change of the release's status", "change", w.rec.Change, "error", err)
 	}
@@ -293,7 +294,7 @@ func (w *release) validate(now time.Time, a Action) error {
 		if !staff && !who.Has(policy.RoleProcessOwner) {
 			return forbidden("%s may not %s %s", who.ID, a.Action, r.ID)
 		}
-	case "build", "test", "deploy", "rollback":
+	case "build", "test", "deploy", "rollback", "withdraw":
 		if !staff {
 			return forbidden("%s may not %s %s: it needs the agent role", who.ID, a.Action, r.ID)
 		}
@@ -342,6 +343,13 @@ func (w *release) validate(now time.Time, a Action) error {
 		}
 		if !inWindow(now, r.Window) {
 			return conflict("%s deploys inside the window of %s, %s to %s", r.ID, r.Change, stamp(r.Window.Start), stamp(r.Window.End))
+		}
+	case "withdraw":
+		if err := within(RelPlanned, RelBuilt, RelCriteriaNotMet, RelAccepted, RelApproved); err != nil {
+			return err
+		}
+		if a.Reason == "" {
+			return invalid("withdraw needs a reason")
 		}
 	case "rollback":
 		if err := within(RelEarlyLife, RelDeployed); err != nil {
@@ -412,7 +420,7 @@ func (w *release) apply(ctx workflow.Context, a Action) error {
 		// live (spec §2.12), so a rollback knows what to return to.
 		var b activities.Baseline
 		var acts *activities.Activities
-		err := workflow.ExecuteLocalActivity(shortLocal(ctx), acts.TakeBaseline, activities.BaselineInput{
+		err := workflow.ExecuteLocalActivity(longLocal(ctx), acts.TakeBaseline, activities.BaselineInput{
 			Name: r.ID + " pre-deployment", Release: r.ID, CIs: r.CIs, By: a.Actor.ID, At: now,
 		}).Get(ctx, &b)
 		if err != nil {
@@ -422,6 +430,10 @@ func (w *release) apply(ctx workflow.Context, a Action) error {
 		r.Deployment = &Deployment{By: a.Actor.ID, At: now, EarlyLifeUntil: now.Add(w.rules.EarlyLife)}
 		d["baseline"], d["early_life_until"] = b.Name, stamp(r.Deployment.EarlyLifeUntil)
 		r.Status = RelEarlyLife
+	case "withdraw":
+		d["reason"] = a.Reason
+		r.ClosedAt = &now
+		r.Status = RelWithdrawn
 	case "rollback":
 		r.Deployment.RolledBackAt, r.Deployment.RollbackReason = &now, a.Reason
 		d["reason"] = a.Reason

@@ -197,7 +197,7 @@ func TestChangeWaitsForItsRelease(t *testing.T) {
 	require.Equal(t, "deployment of REL-000007", waiting.WaitingFor)
 	c := h.change()
 	require.Equal(t, workflows.ChgClosed, c.Status)
-	require.Equal(t, []workflows.ReleaseRef{{ID: "REL-000007", Status: workflows.RelEarlyLife}}, c.Releases)
+	require.Equal(t, []workflows.ReleaseRef{{ID: "REL-000007", Status: workflows.RelEarlyLife, Deployed: true}}, c.Releases)
 	require.Contains(t, c.Links, workflows.Link{Kind: "releases", ID: "REL-000007", Relation: "release"})
 	var relStatuses, relActions []string
 	for _, p := range h.all() {
@@ -213,4 +213,67 @@ func TestChangeWaitsForItsRelease(t *testing.T) {
 	require.Contains(t, relActions, "change_closed")
 	require.Equal(t, []string{"planned", "built", "accepted", "approved", "early_life", "deployed", "reviewed", "closed"}, relStatuses)
 	require.Contains(t, h.actions(), "release_early_life")
+}
+
+// A change whose release was rejected cannot claim success, a change with
+// a release must be scheduled before it implements, and a release whose
+// change went another way is withdrawn and ends.
+func TestChangeWithRejectedRelease(t *testing.T) {
+	in := ruledChange("normal")
+	in.CIs = []string{"mail-app"}
+	h := newHarness(t, t0)
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: in.ID})
+	var a *activities.Activities
+	h.env.OnActivity(a.NextID, mock.Anything, "releases", "REL").Return(activities.NewID{ID: "REL-000008", Num: 8}, nil).Once()
+	h.env.RegisterWorkflow(workflows.ReleaseWorkflow)
+
+	h.act(1*minute, as(assess, cab3))
+	h.act(2*minute, as(workflows.Action{Action: "submit"}, cab3))
+	h.act(3*minute, as(workflows.Action{Action: "approve"}, cab1))
+	h.act(4*minute, as(workflows.Action{Action: "approve"}, cab2))
+	h.act(5*minute, as(workflows.Action{Action: "plan_release", Title: "Mail 2.5", AcceptanceCriteria: []string{"mail flows"}}, alice))
+	unscheduled := h.act(6*minute, as(workflows.Action{Action: "implement"}, alice))
+	h.act(7*minute, as(workflows.Action{Action: "schedule", Start: t0.Format(time.RFC3339), End: t0.Add(time.Hour).Format(time.RFC3339)}, alice))
+	h.act(8*minute, as(workflows.Action{Action: "implement"}, alice))
+	for i, ra := range []workflows.Action{
+		as(workflows.Action{Action: "build", Version: "2.5"}, alice),
+		as(workflows.Action{Action: "test", Passed: &yes, Results: "ok"}, alice),
+		as(workflows.Action{Action: "reject", Comment: "not now"}, cab1),
+	} {
+		h.at(9*minute+time.Duration(i)*minute, func() {
+			require.NoError(t, h.env.SignalWorkflowByID("REL-000008", workflows.SignalAct, ra))
+		})
+	}
+	claim := h.act(15*minute, as(workflows.Action{Action: "complete", Success: &yes}, alice))
+	longer := h.act(16*minute, as(workflows.Action{Action: "schedule", Start: t0.Format(time.RFC3339), End: t0.Add(3 * time.Hour).Format(time.RFC3339)}, alice))
+	h.act(17*minute, as(workflows.Action{Action: "complete", Success: &no, Notes: "release rejected"}, alice))
+	h.act(18*minute, as(workflows.Action{Action: "back_out", Reason: "nothing deployed"}, alice))
+	h.act(19*minute, as(workflows.Action{Action: "investigate", Summary: "the release was not ready"}, alice))
+	h.act(20*minute, as(workflows.Action{Action: "review", Summary: "plan the release earlier"}, tess))
+	h.act(21*minute, as(workflows.Action{Action: "close"}, alice))
+	h.at(22*minute, func() {
+		require.NoError(t, h.env.SignalWorkflowByID("REL-000008", workflows.SignalAct, as(workflows.Action{Action: "close"}, alice)))
+	})
+	h.env.ExecuteWorkflow(workflows.ChangeWorkflow, in)
+	h.requireFinished()
+	requireRejected(t, unscheduled, workflows.ErrConflict, "implement with a release and no window")
+	requireRejected(t, claim, workflows.ErrConflict, "success with only a rejected release")
+	requireApplied(t, longer, "a longer window while implementing")
+	c := h.change()
+	require.Equal(t, workflows.ChgClosed, c.Status)
+	require.Equal(t, []workflows.ReleaseRef{{ID: "REL-000008", Status: workflows.RelRejected}}, c.Releases)
+}
+
+// A release can be withdrawn before it deploys, which ends it.
+func TestReleaseWithdrawn(t *testing.T) {
+	h := newHarness(t, t0)
+	m := mockRelease(h, 0)
+	h.act(1*minute, as(workflows.Action{Action: "build", Version: "2.5.0"}, alice))
+	noReason := h.act(2*minute, as(workflows.Action{Action: "withdraw"}, alice))
+	h.act(3*minute, as(workflows.Action{Action: "withdraw", Reason: "the change failed"}, alice))
+	h.env.ExecuteWorkflow(workflows.ReleaseWorkflow, releaseInput())
+	h.requireFinished()
+	requireRejected(t, noReason, workflows.ErrInvalid, "withdraw without a reason")
+	require.Equal(t, workflows.RelWithdrawn, h.release().Status)
+	require.Equal(t, []string{"built", "withdrawn"}, m.told)
 }
