@@ -97,7 +97,6 @@ type WriteCI struct {
 	activities.CIUpdate
 }
 
-
 // WriteCI records a new revision of a CI. Configuration data changes only
 // through change management (spec §2.12): the edit must name a change that
 // completed successfully and covers the CI, and each change writes one

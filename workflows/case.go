@@ -175,12 +175,12 @@ type Action struct {
 	// AcceptConflicts schedules a change although other changes touch the
 	// same or dependent CIs in an overlapping window; Conflicts lists them,
 	// as the command layer found them, for the history.
-	AcceptConflicts bool     `json:"accept_conflicts,omitempty"`
+	AcceptConflicts bool `json:"accept_conflicts,omitempty"`
 	// Rules are the current change rules, which the command layer attaches
 	// to plan_release and raise_rfc: a case that started before it had
 	// rules of its own uses them.
-	Rules *policy.ChangeRules `json:"rules,omitempty"`
-	Conflicts       []string `json:"conflicts,omitempty"`
+	Rules     *policy.ChangeRules `json:"rules,omitempty"`
+	Conflicts []string            `json:"conflicts,omitempty"`
 	// Release: build, acceptance test and the decision on unmet criteria.
 	Version string `json:"version,omitempty"`
 	Results string `json:"results,omitempty"`
