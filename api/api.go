@@ -37,6 +37,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Ready reports whether the engine, database and workers are ready.
 	Ready func(ctx context.Context) error
+	// MailLinks serves the decision links of approval mail; nil when
+	// email.base_url is not configured.
+	MailLinks http.Handler
 }
 
 type server struct {
@@ -73,6 +76,17 @@ func New(o Options) http.Handler {
 		// kanri worker: health, readiness and metrics only.
 		return r
 	}
+	// Decision links carry their own credential, a signed single-use
+	// token, so they sit outside the bearer-token API.
+	decide := func(c *gin.Context) {
+		if s.MailLinks == nil {
+			problem(c, http.StatusNotFound, "decision links are off: email.base_url is not configured")
+			return
+		}
+		s.MailLinks.ServeHTTP(c.Writer, c.Request)
+	}
+	r.GET("/mail/decide", decide)
+	r.POST("/mail/decide", decide)
 	v1 := r.Group("/api/v1", s.authenticate)
 	s.configurationRoutes(v1)
 	for _, k := range cases.Kinds() {

@@ -89,7 +89,7 @@ func releaseStatuses() []string {
 	return []string{
 		workflows.RelPlanned, workflows.RelBuilt, workflows.RelCriteriaNotMet, workflows.RelAccepted,
 		workflows.RelApproved, workflows.RelRejected, workflows.RelEarlyLife, workflows.RelDeployed,
-		workflows.RelRolledBack, workflows.RelReviewed, workflows.RelClosed,
+		workflows.RelRolledBack, workflows.RelReviewed, workflows.RelClosed, workflows.RelWithdrawn,
 	}
 }
 
@@ -246,6 +246,7 @@ func kindDocs() map[string]kindDoc {
 				{name: "reject", summary: "Reject, as a member of the approving group; one rejection rejects the release.", optional: []string{"comment"}},
 				{name: "deploy", summary: "Deploy an approved release while its change is implementing, inside the change's window: a baseline of its CIs is taken first, and early-life support begins (early_life); when it ends, the incidents on its services are counted and the release is deployed."},
 				{name: "rollback", summary: "Roll back a release in early life or deployed.", required: []string{"reason"}},
+				{name: "withdraw", summary: "Withdraw a release that has not deployed (its change failed or went another way): the release ends, withdrawn.", required: []string{"reason"}},
 				{name: "review", summary: "Review a deployed or rolled-back release (process owners).", required: []string{"summary"}},
 				{name: "close", summary: "Close a reviewed or rejected release."},
 				comment,
@@ -1114,6 +1115,24 @@ func systemPaths(paths obj) {
 			"content":     obj{"text/plain": obj{"schema": obj{"type": "string"}}},
 		}},
 	}}
+	page := func(desc string) obj {
+		return obj{"description": desc, "content": obj{"text/html": obj{"schema": obj{"type": "string"}}}}
+	}
+	token := []obj{{"name": "t", "in": "query", "required": true, "description": "The signed, single-use, expiring decision token from the approval mail.", "schema": obj{"type": "string"}}}
+	decided := obj{
+		"200": page("GET: what the link will decide, with a button to confirm. POST: the decision is recorded."),
+		"400": page("The link is not valid (a forged or damaged token)."),
+		"403": page("The approver may not decide on this case (not in its approving group, or its requester)."),
+		"404": page("Decision links are off (email.base_url is not configured), or the case does not exist."),
+		"409": page("The link was used already, or the case no longer waits for this decision."),
+		"410": page("The link has expired."),
+	}
+	paths["/mail/decide"] = obj{
+		"get": obj{"operationId": "decisionLinkPage", "summary": "The page of an approval mail's decision link; a GET never decides, since mail scanners fetch links",
+			"tags": []string{"email"}, "security": public, "parameters": token, "responses": decided},
+		"post": obj{"operationId": "decisionLinkDecide", "summary": "Decide as the approver the link names, once",
+			"tags": []string{"email"}, "security": public, "parameters": token, "responses": decided},
+	}
 	paths["/api/v1/openapi.json"] = obj{"get": obj{
 		"operationId": "openapi", "summary": "This document", "tags": []string{"system"}, "security": public,
 		"responses": obj{"200": jsonResponse("The OpenAPI 3.1 document.", obj{"type": "object"})},

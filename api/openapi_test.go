@@ -202,7 +202,7 @@ func validatorActions() map[string][]string {
 			"plan_transition", "plan_release",
 		},
 		"releases": {
-			"approve", "reject", "review", "decide", "close", "comment", "link", "build", "test", "deploy", "rollback",
+			"approve", "reject", "review", "decide", "close", "comment", "link", "build", "test", "deploy", "rollback", "withdraw",
 		},
 	}
 }

@@ -191,7 +191,14 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		apiOpts.Cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
 		apiOpts.Directory = a.store
 		apiOpts.MaxBodyBytes = cfg.Server.MaxBodyBytes
-		if err = a.startEmail(apiOpts.Cases); err != nil {
+		dec, key, err := a.decider(ctx, apiOpts.Cases)
+		if err != nil {
+			return a, err
+		}
+		if dec != nil {
+			apiOpts.MailLinks = dec
+		}
+		if err = a.startEmail(apiOpts.Cases, key); err != nil {
 			return a, err
 		}
 	}

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/kanri-itsm/kanri/integrations/email"
 	"github.com/kanri-itsm/kanri/policy"
 	"github.com/kanri-itsm/kanri/store"
+	"github.com/kanri-itsm/kanri/workflows"
 )
 
 // background runs the email connector beside the API: one poller per
@@ -39,7 +42,7 @@ func secret(value, env string) string {
 
 // startEmail starts the mailbox pollers and the mailer that the
 // configuration asks for.
-func (a *App) startEmail(svc *cases.Service) error {
+func (a *App) startEmail(svc *cases.Service, linkKey []byte) error {
 	e := a.cfg.Email
 	if len(e.Mailboxes) == 0 && e.SMTP.Addr == "" {
 		return nil
@@ -86,6 +89,7 @@ func (a *App) startEmail(svc *cases.Service) error {
 			From:    email.Address{Name: from.Name, Address: from.Address},
 			Domain:  domain,
 			Cap:     &email.RecipientCap{Counter: caps{a.store}, Limit: e.DailyCap},
+			Links:   links(e, linkKey),
 			Logger:  a.log.With("part", "mailer"),
 		}
 		a.bg.wg.Go(func() { _ = m.Run(ctx) })
@@ -95,21 +99,63 @@ func (a *App) startEmail(svc *cases.Service) error {
 
 // recipients resolves an outbox recipient, a user id or "group:<id>", to
 // the addresses of the configuration's users.
-func recipients(cfg *policy.Config) func(string) []email.Address {
-	return func(r string) []email.Address {
+func recipients(cfg *policy.Config) func(string) []email.Recipient {
+	return func(r string) []email.Recipient {
 		ids := []string{r}
 		if g, ok := strings.CutPrefix(r, "group:"); ok {
 			grp, _ := cfg.GroupByID(g)
 			ids = grp.Members
 		}
-		var out []email.Address
+		var out []email.Recipient
 		for _, id := range ids {
 			if u, ok := cfg.UserByID(id); ok && u.Email != "" {
-				out = append(out, email.Address{Name: u.Name, Address: u.Email})
+				out = append(out, email.Recipient{UserID: u.ID, Address: email.Address{Name: u.Name, Address: u.Email}})
 			}
 		}
 		return out
 	}
+}
+
+// linkKey is the key that signs decision links: the configured one, or
+// one Kanri made and keeps in its database for all its processes.
+func (a *App) linkKey(ctx context.Context) ([]byte, error) {
+	e := a.cfg.Email
+	if k := secret(e.LinkSecret, e.LinkSecretEnv); k != "" {
+		return []byte(k), nil
+	}
+	v, err := a.store.Setting(ctx, "email.link_secret", func() (string, error) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(b), nil
+	})
+	return []byte(v), err
+}
+
+// decider serves decision links, when the configuration gives the address
+// they point at.
+func (a *App) decider(ctx context.Context, svc *cases.Service) (*email.Decider, []byte, error) {
+	if a.cfg.Email.BaseURL == "" {
+		return nil, nil, nil
+	}
+	key, err := a.linkKey(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &email.Decider{
+		Key: key, Cases: svc, Use: a.store.UseToken,
+		Actor: func(ctx context.Context, id string) (workflows.Actor, error) {
+			u, groups, err := a.store.UserByID(ctx, id)
+			if err != nil {
+				return workflows.Actor{}, err
+			}
+			if !u.Active {
+				return workflows.Actor{}, fmt.Errorf("user %s is not active", id)
+			}
+			return workflows.Actor{ID: u.ID, Roles: u.Roles, Groups: groups}, nil
+		},
+	}, key, nil
 }
 
 // cursors keeps the IMAP cursors in the application database.
@@ -129,4 +175,11 @@ type caps struct{ s *store.Store }
 
 func (c caps) Increment(ctx context.Context, recipient, day string) (int, error) {
 	return c.s.IncrementMailCap(ctx, recipient, day)
+}
+
+func links(e policy.Email, key []byte) *email.LinkMaker {
+	if e.BaseURL == "" || len(key) == 0 {
+		return nil
+	}
+	return &email.LinkMaker{Key: key, BaseURL: e.BaseURL, TTL: e.LinkTTL.D()}
 }

@@ -9,7 +9,9 @@ import (
 	"log"
 	"mime"
 	"net"
+	"net/http"
 	"net/mail"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -132,6 +134,19 @@ func (m *mailServers) waitSent(s string) *mail.Message {
 	return nil
 }
 
+// sentTo lists the mail sent to an address.
+func (m *mailServers) sentTo(addr string) []*mail.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*mail.Message
+	for _, msg := range m.sent {
+		if strings.Contains(msg.Header.Get("To"), addr) {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
 func (m *mailServers) sentCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -143,6 +158,7 @@ func (m *mailServers) config() string {
 email:
   from: "Kanri <kanri@kanri.test>"
   domain: kanri.test
+  base_url: http://kanri.invalid
   poll_interval: 200ms
   smtp: {addr: "%s", starttls: "off"}
   mailboxes:
@@ -292,6 +308,88 @@ Content-Type: text/plain; charset=ISO-2022-JP
 		k.eventually("incidents", id, 20*time.Second, "closed by 確認", func(m map[string]any) bool { return m["status"] == "closed" })
 	})
 
+	t.Run("approval by decision link", func(t *testing.T) {
+		chg := k.must(201, "POST", "/api/v1/changes", "alice-token", map[string]any{"title": "Rotate the TLS certificate",
+			"type": "normal", "services": []string{"email"}, "backout_plan": "restore the old certificate"})["id"].(string)
+		k.act("changes", chg, "alice-token", map[string]any{"action": "assess", "risk": "low", "impact": "none",
+			"benefit": "no expiry", "feasibility": "routine", "cost": "1h", "security": "better"})
+		k.act("changes", chg, "alice-token", map[string]any{"action": "submit"})
+		link := func(to, verb string) string {
+			t.Helper()
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) {
+				for _, msg := range ms.sentTo(to) {
+					if !strings.Contains(msg.Header.Get("Subject"), chg) {
+						continue
+					}
+					raw, _ := io.ReadAll(msg.Body)
+					var hdr strings.Builder
+					for k, vs := range msg.Header {
+						for _, v := range vs {
+							hdr.WriteString(k + ": " + v + "\r\n")
+						}
+					}
+					parsed, err := kemail.Parse([]byte(hdr.String()+"\r\n"+string(raw)), kemail.Limits{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					text := parsed.Text
+					if i := strings.Index(text, verb+": http://kanri.invalid/mail/decide?t="); i >= 0 {
+						l := strings.Fields(text[i+len(verb)+2:])[0]
+						return strings.Replace(l, "http://kanri.invalid", k.base, 1)
+					}
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Fatalf("no %s link to %s for %s", verb, to, chg)
+			return ""
+		}
+		approve1 := link("cab1@example.com", "Approve")
+		page := k.do("GET", strings.TrimPrefix(approve1, k.base), "", nil)
+		if page.Status != 200 || !strings.Contains(string(page.Body), "Approve "+chg) {
+			t.Fatalf("link page: %d %s", page.Status, page.Body)
+		}
+		if c := k.must(200, "GET", "/api/v1/changes/"+chg, "alice-token", nil); len(c["approvals"].([]any)) != 0 {
+			t.Fatalf("a GET of the link decided: %v", c["approvals"])
+		}
+		post := func(l string) int {
+			u, _ := url.Parse(l)
+			res, err := http.PostForm(k.base+"/mail/decide", url.Values{"t": {u.Query().Get("t")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		forged := strings.Replace(approve1, "t=", "t=x", 1)
+		if st := post(forged); st != 400 {
+			t.Fatalf("a forged link: %d", st)
+		}
+		if st := post(approve1); st != 200 {
+			t.Fatalf("cab1's approve link: %d", st)
+		}
+		if st := post(approve1); st != 409 {
+			t.Fatalf("a link used twice: %d", st)
+		}
+		if st := post(link("cab2@example.com", "Approve")); st != 200 {
+			t.Fatalf("cab2's approve link: %d", st)
+		}
+		c := k.must(200, "GET", "/api/v1/changes/"+chg, "alice-token", nil)
+		if c["status"] != "approved" {
+			t.Fatalf("after two link approvals: %v", c)
+		}
+		for _, a := range c["approvals"].([]any) {
+			if a.(map[string]any)["comment"] != "decided by email link" {
+				t.Fatalf("approval: %v", a)
+			}
+		}
+		if e := lastAction(k.history("changes", chg), "approve"); e["actor"] != "cab2" || e["detail"].(map[string]any)["source"] != "email" {
+			t.Fatalf("history: %v", e)
+		}	// The requester hears of the approval (and nothing else is in flight
+		// for the next subtest's count).
+		ms.waitSent("your change is approved")
+	})
+
 	t.Run("loops, bounces and broken mail", func(t *testing.T) {
 		before := k.must(200, "GET", "/api/v1/incidents?limit=200", "admin-token", nil)["items"].([]any)
 		sentBefore := ms.sentCount()
@@ -351,6 +449,11 @@ Hello.
 		time.Sleep(time.Second) // the mailer polls every second: give it the chance to misbehave
 		if ms.sentCount() != sentBefore {
 			t.Fatalf("automatic mail was answered: %d mails sent, %d before", ms.sentCount(), sentBefore)
+		}
+		for _, who := range []string{"MAILER-DAEMON@mx.example.com", "mallory@unknown.test"} {
+			if n := len(ms.sentTo(who)); n != 0 {
+				t.Fatalf("%d mails sent to %s", n, who)
+			}
 		}
 		for key, want := range map[string]string{"<b1@mx.example.com>": "ignored", "<d1@list.example.com>": "ignored", "<x1@client.test>": "failed", "<u1@unknown.test>": "ignored"} {
 			rec, err := k.app.Store().Mail(context.Background(), kemail.MessageIDHash(key))

@@ -175,6 +175,15 @@ type Email struct {
 	PollInterval Duration       `yaml:"poll_interval" json:"poll_interval,omitempty"`
 	SMTP         SMTP           `yaml:"smtp" json:"smtp"`
 	Mailboxes    []EmailMailbox `yaml:"mailboxes" json:"mailboxes,omitempty"`
+	// BaseURL is where approvers' decision links point: Kanri's public
+	// address. Without it, approval mail carries no links.
+	BaseURL string `yaml:"base_url" json:"base_url,omitempty"`
+	// LinkSecret signs decision links (LinkSecretEnv names a variable that
+	// holds it); without either, Kanri makes one and keeps it in its
+	// database. LinkTTL is how long a link holds (default 72h).
+	LinkSecret    string   `yaml:"link_secret" json:"-"`
+	LinkSecretEnv string   `yaml:"link_secret_env" json:"link_secret_env,omitempty"`
+	LinkTTL       Duration `yaml:"link_ttl" json:"link_ttl,omitempty"`
 }
 
 // SMTP is the outgoing mail server. Password may be given by the

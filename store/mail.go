@@ -300,3 +300,44 @@ func (s *Store) AbandonNotification(ctx context.Context, id int64, reason string
 func (s *Store) Mail(ctx context.Context, key string) (MailRecord, error) {
 	return s.mailWhere(ctx, s.rdb, `dedupe_key = ?`, key)
 }
+
+// UseToken records a single-use token as used; false when it was already.
+func (s *Store) UseToken(ctx context.Context, id string) (bool, error) {
+	var fresh bool
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`INSERT INTO used_tokens (id, used_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, time.Now().UTC())
+		fresh = res.RowsAffected == 1
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: use token: %w", err)
+	}
+	return fresh, nil
+}
+
+// Setting returns the value of a setting, making it with create the first
+// time; every process that asks gets the value the first one stored.
+func (s *Store) Setting(ctx context.Context, key string, create func() (string, error)) (string, error) {
+	var v string
+	err := query(ctx, s.db, func(r *sql.Rows) error { return r.Scan(&v) }, `SELECT value FROM settings WHERE key = ?`, key)
+	if err == nil && v != "" {
+		return v, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: setting %s: %w", key, err)
+	}
+	nv, err := create()
+	if err != nil {
+		return "", fmt.Errorf("store: setting %s: %w", key, err)
+	}
+	err = s.write(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, nv).Error
+	})
+	if err == nil {
+		err = query(ctx, s.db, func(r *sql.Rows) error { return r.Scan(&v) }, `SELECT value FROM settings WHERE key = ?`, key)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: setting %s: %w", key, err)
+	}
+	return v, nil
+}

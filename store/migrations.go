@@ -498,6 +498,12 @@ var migrations = []migration{
 			// processes never send the same notification at once.
 			perDialect(`ALTER TABLE notifications ADD COLUMN claimed_until TIMESTAMP`,
 				`ALTER TABLE notifications ADD COLUMN claimed_until TIMESTAMPTZ`),
+			// Decision links are single-use: a used token's hash is kept.
+			perDialect(`CREATE TABLE used_tokens (id TEXT PRIMARY KEY, used_at TIMESTAMP NOT NULL)`,
+				`CREATE TABLE used_tokens (id TEXT PRIMARY KEY, used_at TIMESTAMPTZ NOT NULL)`),
+			// Settings Kanri makes for itself once and shares between its
+			// processes, such as the key that signs decision links.
+			both(`CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)`),
 		)
 	}},
 }

@@ -30,8 +30,11 @@ type Mailer struct {
 	Sender interface {
 		SendComposed(ctx context.Context, c *Composed) error
 	}
-	// Resolve turns a recipient ("alice", "group:cab") into addresses.
-	Resolve func(recipient string) []Address
+	// Resolve turns a recipient ("alice", "group:cab") into people.
+	Resolve func(recipient string) []Recipient
+	// Links, when set, puts an approver's signed approve and reject links
+	// into each approval request.
+	Links *LinkMaker
 	From    Address
 	// Domain of the Message-IDs; empty means the From domain.
 	Domain string
@@ -106,6 +109,34 @@ func (m *Mailer) SendOnce(ctx context.Context) (int, error) {
 	return sent, nil
 }
 
+// Recipient is a person a notification goes to.
+type Recipient struct {
+	UserID string
+	Address
+}
+
+// LinkMaker makes decision links.
+type LinkMaker struct {
+	Key     []byte
+	BaseURL string
+	TTL     time.Duration
+	Now     func() time.Time
+}
+
+func (l *LinkMaker) body(n store.Notification, userID string) string {
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	ttl := l.TTL
+	if ttl <= 0 {
+		ttl = 72 * time.Hour
+	}
+	approve, reject := DecisionLinks(l.Key, l.BaseURL, n.CaseID, userID, n.Seq, ttl, now())
+	return "\n\nApprove: " + approve + "\nReject:  " + reject +
+		"\n\nThe links are yours alone, work once, and expire in " + ttl.String() + "."
+}
+
 // permanent is a failure that retrying would not mend.
 type permanent struct{ error }
 
@@ -132,7 +163,12 @@ func (m *Mailer) deliver(ctx context.Context, n store.Notification) error {
 		refs = refs[len(refs)-10:]
 	}
 	capped := 0
-	for _, addr := range to {
+	for _, rcpt := range to {
+		addr := rcpt.Address
+		text := n.Body
+		if m.Links != nil && n.Event == "approval_requested" && rcpt.UserID != "" {
+			text += m.Links.body(n, rcpt.UserID)
+		}
 		if m.Cap != nil {
 			ok, count, err := m.Cap.Allow(ctx, addr.Address)
 			if err != nil {
@@ -146,7 +182,7 @@ func (m *Mailer) deliver(ctx context.Context, n store.Notification) error {
 		}
 		c, err := Compose(Outgoing{
 			From: m.From, To: addr, Subject: n.Subject, CaseID: n.CaseID, Seq: n.Seq, Domain: m.Domain,
-			Text: n.Body + footer(n.CaseID), HTML: htmlOf(n.Body + footer(n.CaseID)),
+			Text: text + footer(n.CaseID), HTML: htmlOf(text + footer(n.CaseID)),
 			InReplyTo: inReplyTo, References: refs, Date: n.CreatedAt,
 		})
 		if err != nil {
