@@ -385,7 +385,7 @@ Content-Type: text/plain; charset=ISO-2022-JP
 		}
 		if e := lastAction(k.history("changes", chg), "approve"); e["actor"] != "cab2" || e["detail"].(map[string]any)["source"] != "email" {
 			t.Fatalf("history: %v", e)
-		}	// The requester hears of the approval (and nothing else is in flight
+		} // The requester hears of the approval (and nothing else is in flight
 		// for the next subtest's count).
 		ms.waitSent("your change is approved")
 	})

@@ -35,7 +35,7 @@ type Mailer struct {
 	// Links, when set, puts an approver's signed approve and reject links
 	// into each approval request.
 	Links *LinkMaker
-	From    Address
+	From  Address
 	// Domain of the Message-IDs; empty means the From domain.
 	Domain string
 	// Cap limits automatic mail per recipient and day; nil: no cap.
