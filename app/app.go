@@ -119,6 +119,7 @@ type App struct {
 	ready    time.Duration
 	closing  sync.Once
 	bg       *background
+	cases    *cases.Service
 }
 
 // Start brings the parts up in order: database (migrated and seeded), the
@@ -188,7 +189,8 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 
 	apiOpts := api.Options{Metrics: m, Logger: a.log, Ready: a.checkReady}
 	if o.Mode != ModeWorker {
-		apiOpts.Cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
+		a.cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
+		apiOpts.Cases = a.cases
 		apiOpts.Directory = a.store
 		apiOpts.MaxBodyBytes = cfg.Server.MaxBodyBytes
 		dec, key, err := a.decider(ctx, apiOpts.Cases)
@@ -244,6 +246,9 @@ func (a *App) TemporalAddress() string {
 	}
 	return a.opts.TemporalAddress
 }
+
+// Cases is the case commands every edge uses; nil in worker mode.
+func (a *App) Cases() *cases.Service { return a.cases }
 
 // Store is the application database.
 func (a *App) Store() *store.Store { return a.store }
