@@ -40,6 +40,11 @@ type Options struct {
 	// MailLinks serves the decision links of approval mail; nil when
 	// email.base_url is not configured.
 	MailLinks http.Handler
+	// Slack serves /slack/commands, /slack/interactions and /slack/events,
+	// which Slack signs; SlackLink issues the code a user types in Slack to
+	// link their account. Both nil without a slack section.
+	Slack     http.Handler
+	SlackLink func(ctx context.Context, userID string) (string, time.Time, error)
 }
 
 type server struct {
@@ -87,7 +92,19 @@ func New(o Options) http.Handler {
 	}
 	r.GET("/mail/decide", decide)
 	r.POST("/mail/decide", decide)
+	// Slack's requests carry its signature, checked on the raw body.
+	slackRoute := func(c *gin.Context) {
+		if s.Slack == nil {
+			problem(c, http.StatusNotFound, "Slack is not configured")
+			return
+		}
+		s.Slack.ServeHTTP(c.Writer, c.Request)
+	}
+	for _, p := range []string{"/slack/commands", "/slack/interactions", "/slack/events"} {
+		r.POST(p, slackRoute)
+	}
 	v1 := r.Group("/api/v1", s.authenticate)
+	v1.POST("/me/slack-link", s.slackLink)
 	s.configurationRoutes(v1)
 	for _, k := range cases.Kinds() {
 		k := k
@@ -201,4 +218,19 @@ func problem(c *gin.Context, status int, detail string) {
 		"status": status,
 		"detail": detail,
 	})
+}
+
+// slackLink issues the one-time code a user types in Slack ("/kanri link
+// <code>") to link their Slack account to their Kanri user.
+func (s *server) slackLink(c *gin.Context) {
+	if s.SlackLink == nil {
+		problem(c, http.StatusNotFound, "Slack is not configured")
+		return
+	}
+	code, expires, err := s.SlackLink(c.Request.Context(), actorOf(c).ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"code": code, "expires_at": expires, "usage": "type /kanri link " + code + " in Slack"})
 }

@@ -1133,6 +1133,28 @@ func systemPaths(paths obj) {
 		"post": obj{"operationId": "decisionLinkDecide", "summary": "Decide as the approver the link names, once",
 			"tags": []string{"email"}, "security": public, "parameters": token, "responses": decided},
 	}
+	for _, p := range []string{"commands", "interactions", "events"} {
+		paths["/slack/"+p] = obj{"post": obj{
+			"operationId": "slack" + camel(p), "summary": "Slack's " + p + " (signed by Slack with the signing secret; answered within three seconds)",
+			"tags": []string{"slack"}, "security": public,
+			"responses": obj{
+				"200": obj{"description": "Acknowledged; the work goes on in the background and answers through Slack."},
+				"401": obj{"description": "The signature, timestamp or workspace is wrong, or the request is a replay."},
+				"404": problemRef(404, "Slack is not configured."),
+				"413": obj{"description": "The body is too large."},
+			},
+		}}
+	}
+	paths["/api/v1/me/slack-link"] = obj{"post": obj{
+		"operationId": "slackLinkCode", "summary": "A one-time code the signed-in user types in Slack (/kanri link <code>) to link their Slack account",
+		"tags": []string{"slack"},
+		"responses": obj{
+			"201": jsonResponse("The code and when it expires.", obj{"type": "object", "required": []string{"code", "expires_at", "usage"},
+				"properties": obj{"code": obj{"type": "string"}, "expires_at": obj{"type": "string", "format": "date-time"}, "usage": obj{"type": "string"}}}),
+			"401": problemRef(401, "No token, or an unknown one."),
+			"404": problemRef(404, "Slack is not configured."),
+		},
+	}}
 	paths["/api/v1/openapi.json"] = obj{"get": obj{
 		"operationId": "openapi", "summary": "This document", "tags": []string{"system"}, "security": public,
 		"responses": obj{"200": jsonResponse("The OpenAPI 3.1 document.", obj{"type": "object"})},

@@ -203,6 +203,14 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		if err = a.startEmail(apiOpts.Cases, key); err != nil {
 			return a, err
 		}
+		sl, err := a.startSlack(apiOpts.Cases)
+		if err != nil {
+			return a, err
+		}
+		if sl != nil {
+			apiOpts.Slack = sl.Handler()
+			apiOpts.SlackLink = sl.IssueLinkCode
+		}
 	}
 	if a.listener, err = net.Listen("tcp", o.HTTPAddr); err != nil {
 		return a, fmt.Errorf("listen on %s: %w", o.HTTPAddr, err)

@@ -20,8 +20,10 @@ import (
 // background runs the email connector beside the API: one poller per
 // mailbox and the outbox mailer. Each stops when the app closes.
 type background struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func()
 }
 
 func (b *background) stop() {
@@ -30,6 +32,9 @@ func (b *background) stop() {
 	}
 	b.cancel()
 	b.wg.Wait()
+	for _, c := range b.closers {
+		c()
+	}
 }
 
 // secret is a password given directly or by the variable env names.
@@ -55,8 +60,11 @@ func (a *App) startEmail(svc *cases.Service, linkKey []byte) error {
 	if domain == "" {
 		domain = from.Address[strings.LastIndex(from.Address, "@")+1:]
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.bg = &background{cancel: cancel}
+	if a.bg == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.bg = &background{ctx: ctx, cancel: cancel}
+	}
+	ctx := a.bg.ctx
 
 	own := []string{from.Address}
 	for _, m := range e.Mailboxes {

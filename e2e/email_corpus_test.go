@@ -92,7 +92,7 @@ var corpusFiles = []corpusFile{
 	{file: "ooo-precedence-auto-reply.eml", msgID: "<vacation-77e1@example.com>", disp: "ignored", reason: "precedence: auto_reply", auto: true},
 	{file: "list-mailing-list.eml", msgID: "<list-3e9d@example.com>", disp: "ignored", reason: "list mail: List-Id", auto: true},
 	{file: "bulk-newsletter.eml", msgID: "<nl-2026-11.9a8b7c@mailer.vendor.test>", disp: "ignored", reason: "precedence: bulk", auto: true},
-	{file: "own-echo-x-kanri-case.eml", msgID: "<{{CASE}}.1.5f0c2a9e8d7b6a41@kanri.test>", disp: "note", reason: "own mail: X-Kanri-Case header", onCase: true, auto: true},
+	{file: "own-echo-x-kanri-case.eml", msgID: "<{{CASE}}.1.5f0c2a9e8d7b6a41@kanri.test>", disp: "ignored", reason: "own mail: X-Kanri-Case header", auto: true},
 	{file: "own-echo-msgid-only.eml", msgID: "<INC-000777.3.0123456789abcdef@kanri.test>", disp: "ignored", reason: "own message-id", auto: true},
 
 	{file: "broken-multipart-no-boundary.eml", msgID: "<broken-0c4e@client.test>", disp: "failed", reason: "email: broken message: multipart without boundary", failed: true},
@@ -259,8 +259,11 @@ email:
 	}
 	before := corpusIncidents(k)
 
-	// The opener first: the case the replies, the out-of-office reply and
-	// the echo thread onto.
+	// The opener first: the case the replies, the bounce, the
+	// out-of-office reply and the echo thread onto.
+	if corpusFiles[0].file != "en-opener-printer.eml" {
+		t.Fatal("corpusFiles must start with the opener")
+	}
 	ms.deliver(read("en-opener-printer.eml", ""))
 	var opener store.MailRecord
 	deadline := time.Now().Add(30 * time.Second)
@@ -277,7 +280,8 @@ email:
 	caseID := opener.CaseID
 	t.Logf("en-opener-printer.eml opened %s", caseID)
 
-	// Then the rest, in the listed order, the duplicate twice.
+	// Then the rest in the listed order, both copies of the duplicate
+	// included, with {{CASE}} filled in.
 	delivered := 1
 	for _, f := range corpusFiles[1:] {
 		ms.deliver(read(f.file, caseID))
@@ -400,9 +404,9 @@ email:
 	}
 
 	// On the opener's case: the two relayed replies as the caller's
-	// comments; the non-delivery report, the out-of-office reply and the
-	// echo as internal notes.
-	waitHistory(t, k, caseID, func(h []map[string]any) bool { return countAction(h, "comment") == 5 })
+	// comments; the non-delivery report and the out-of-office reply as
+	// internal notes. Kanri's own echo is recorded and dropped.
+	waitHistory(t, k, caseID, func(h []map[string]any) bool { return countAction(h, "comment") == 4 })
 	var public, internal []string
 	for _, e := range k.history("incidents", caseID) {
 		if e["action"] != "comment" {
@@ -423,8 +427,8 @@ email:
 	if want := []string{"I restarted it; still offline.", `The printer now shows "offline" on the panel.`}; !slices.Equal(public, want) {
 		t.Errorf("replies on %s: %q, want %q", caseID, public, want)
 	}
-	if len(internal) != 3 {
-		t.Errorf("internal notes on %s: %q, want the bounce, the out-of-office reply and the echo", caseID, internal)
+	if len(internal) != 2 {
+		t.Errorf("internal notes on %s: %q, want the bounce and the out-of-office reply", caseID, internal)
 	}
 
 	// Broken and oversize mail in Failed, the rest in Processed.
@@ -494,4 +498,6 @@ email:
 	if file, ok := autoSenders["rita@example.com"]; !ok || file != "ooo-auto-submitted.eml" {
 		t.Errorf("automatic senders: %v", autoSenders)
 	}
+	t.Logf("%d mails delivered (%d files), %d incidents opened, %d in Failed, %d acknowledgements sent; automatic senders %d",
+		delivered, len(corpusFiles), len(opened), len(wantFailed), len(sent), len(autoSenders))
 }

@@ -34,7 +34,10 @@ type Config struct {
 	ReleasePolicy    ReleasePolicy   `yaml:"release_policy" json:"release_policy"`
 	CMDB             CMDB            `yaml:"cmdb" json:"cmdb"`
 	Email            Email           `yaml:"email" json:"email"`
-	Server           Server          `yaml:"server" json:"server"`
+	// Slack is the Slack connector's section, which that connector reads
+	// and validates itself (integrations/slack).
+	Slack  yaml.Node `yaml:"slack" json:"-"`
+	Server Server    `yaml:"server" json:"server"`
 }
 
 // User seeds a user. Token is a bearer token for development and tests; it

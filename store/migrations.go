@@ -506,6 +506,42 @@ var migrations = []migration{
 			both(`CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)`),
 		)
 	}},
+	{12, "slack", func(tx *gorm.DB) error {
+		return run(tx,
+			// Slack users linked to Kanri users by the one-time link flow
+			// (a configured slack_id needs no link).
+			both(`CREATE TABLE slack_links (
+				team_id    TEXT NOT NULL,
+				slack_user TEXT NOT NULL,
+				user_id    TEXT NOT NULL,
+				PRIMARY KEY (team_id, slack_user)
+			)`),
+			both(`CREATE UNIQUE INDEX slack_links_user ON slack_links (team_id, user_id)`),
+			perDialect(`CREATE TABLE slack_link_codes (
+				code_hash  TEXT PRIMARY KEY,
+				user_id    TEXT NOT NULL,
+				expires_at TIMESTAMP NOT NULL
+			)`, `CREATE TABLE slack_link_codes (
+				code_hash  TEXT PRIMARY KEY,
+				user_id    TEXT NOT NULL,
+				expires_at TIMESTAMPTZ NOT NULL
+			)`),
+			// The Slack messages Kanri posted about a case, so a retry
+			// updates a message instead of posting it twice.
+			both(`CREATE TABLE slack_messages (
+				case_id TEXT NOT NULL,
+				key     TEXT NOT NULL,
+				channel TEXT NOT NULL,
+				ts      TEXT NOT NULL,
+				slack_user TEXT NOT NULL DEFAULT '',
+				PRIMARY KEY (case_id, key)
+			)`),
+			// Signatures and event ids seen lately: a replayed request is
+			// refused.
+			perDialect(`CREATE TABLE slack_replay (key TEXT PRIMARY KEY, expires_at TIMESTAMP NOT NULL)`,
+				`CREATE TABLE slack_replay (key TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL)`),
+		)
+	}},
 }
 
 // migrationLock is the PostgreSQL advisory lock key that serializes

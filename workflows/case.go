@@ -201,6 +201,13 @@ func internalNote(a Action) bool {
 	return a.Action == "comment" && a.Internal && a.Source == "email"
 }
 
+// inSlack copies a notification to Slack: approvers decide there, groups
+// see their queue, callers confirm.
+func inSlack(n activities.Note) activities.Note {
+	n.Channel = "slack"
+	return n
+}
+
 // commentDetail is what a comment puts in the history.
 func commentDetail(a Action, d map[string]any) {
 	d["body"] = a.Body

@@ -669,7 +669,8 @@ func (w *change) apply(ctx workflow.Context, a Action) error {
 		}
 	case "submit":
 		r.Status, r.SubmittedAt = ChgAwaitingApproval, &now
-		notes = append(notes, note("group:"+r.Approval.Group, "approval_requested", r.ID, "approval requested: "+r.Title))
+		ask := note("group:"+r.Approval.Group, "approval_requested", r.ID, "approval requested: "+r.Title)
+		notes = append(notes, ask, inSlack(ask))
 	case "plan_transition":
 		r.TransitionPlan = &TransitionPlan{Plan: a.Plan, AcceptanceCriteria: slices.Clone(a.AcceptanceCriteria),
 			RemovalPlan: a.RemovalPlan, By: a.Actor.ID, At: now}

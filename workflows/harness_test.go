@@ -261,12 +261,15 @@ func (h *harness) actions() []string {
 	return out
 }
 
-// notes returns the notifications of the event, in order.
-func (h *harness) notes(event string) []activities.Note {
+// notes returns the email notifications of the event, in order.
+func (h *harness) notes(event string) []activities.Note { return h.notesIn("email", event) }
+
+// notesIn returns the notifications of the event on a channel, in order.
+func (h *harness) notesIn(channel, event string) []activities.Note {
 	var out []activities.Note
 	for _, p := range h.all() {
 		for _, n := range p.Notes {
-			if n.Event == event {
+			if n.Event == event && n.Channel == channel {
 				out = append(out, n)
 			}
 		}

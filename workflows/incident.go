@@ -449,6 +449,7 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 		if a.Group != "" {
 			d["group"] = a.Group
 			r.Group = a.Group
+			notes = append(notes, inSlack(note("group:"+a.Group, "assigned", r.ID, "assigned to "+a.Group+": "+r.Title)))
 		}
 		if a.Assignee != "" {
 			d["assignee"] = a.Assignee
@@ -490,6 +491,7 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 		r.Status = StatusResolved
 		// The caller confirms or reopens, by the API, chat, or a reply to
 		// this notice.
+		notes = append(notes, inSlack(note(r.Caller, "resolved", r.ID, "resolved: "+r.Title+": "+a.Resolution)))
 		notes = append(notes, activities.Note{Recipient: r.Caller, Channel: "email", Event: "resolved",
 			Subject: "[" + r.ID + "] resolved: " + r.Title,
 			Body:    "Your incident " + r.ID + " is resolved: " + a.Resolution + "\n\nReply \"confirm\" if it is fixed, or \"reopen\" if it is not. 解決していれば「確認」、解決していなければ「再開」と返信してください。"})
@@ -538,6 +540,11 @@ func (w *incident) apply(ctx workflow.Context, a Action) error {
 	case "link":
 		applyLink(a, &r.Links, d)
 	}
+	if r.Major && (r.Status != from || a.Action == "declare_major" || a.Action == "review_major") {
+		// Every status change of a major incident goes to its thread in
+		// the major-incident channel.
+		notes = append(notes, inSlack(note("channel:major_incidents", "major_update", r.ID, a.Action+" → "+r.Status+": "+r.Title)))
+	}
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, notes)
 }
 
@@ -555,6 +562,7 @@ func (w *incident) escalateFunctionally(d map[string]any, notes *[]activities.No
 	if m := w.pol.Managers[next]; m != "" {
 		*notes = append(*notes, note(m, "escalation", r.ID, "escalated to "+next+": "+r.Title))
 	}
+	*notes = append(*notes, inSlack(note("group:"+next, "escalation", r.ID, "escalated to "+next+": "+r.Title)))
 }
 
 func (w *incident) breach(target string) {

@@ -132,16 +132,19 @@ func TestIncidentResponseBreachEscalatesAlongTheFunctionalPath(t *testing.T) {
 	p1 := h.projectionOf(e1.Seq)
 	require.Equal(t, "second-line", p1.Case.Group)
 	require.True(t, p1.Case.Breached)
-	require.Len(t, p1.Notes, 1)
+	// The manager hears by mail; the new group's Slack channel sees it.
+	require.Len(t, p1.Notes, 2)
 	require.Equal(t, "mona", p1.Notes[0].Recipient)
 	require.Equal(t, "escalation", p1.Notes[0].Event)
+	require.Equal(t, activities.Note{Recipient: "group:second-line", Channel: "slack", Event: "escalation",
+		Subject: "[INC-000001] escalated to second-line: Mail is down", Body: "escalated to second-line: Mail is down"}, p1.Notes[1])
 	require.Contains(t, p1.Notes[0].Subject, "INC-000001")
 
 	requireTime(t, t0.Add(30*minute), e2.At)
 	require.Equal(t, "second-line", e2.Detail["from_group"])
 	require.Equal(t, "third-line", e2.Detail["to_group"])
 	require.Equal(t, 2, e2.Detail["level"])
-	require.Equal(t, []string{"mona"}, recipients(h.projectionOf(e2.Seq).Notes))
+	require.Equal(t, []string{"mona", "group:third-line"}, recipients(h.projectionOf(e2.Seq).Notes))
 
 	// The path ends at third-line: no further group, level or notice.
 	l := later.get(t)

@@ -396,7 +396,8 @@ func (w *release) apply(ctx workflow.Context, a Action) error {
 		r.Status = RelCriteriaNotMet
 		if t.Passed {
 			r.Status = RelAccepted
-			notes = append(notes, note("group:"+r.Approval.Group, "approval_requested", r.ID, "release approval requested: "+r.Title))
+			ask := note("group:"+r.Approval.Group, "approval_requested", r.ID, "release approval requested: "+r.Title)
+			notes = append(notes, ask, inSlack(ask))
 		}
 	case "decide":
 		r.Decision = &Decision{Accept: *a.Accept, Comment: a.Comment, By: a.Actor.ID, At: now}
@@ -404,7 +405,8 @@ func (w *release) apply(ctx workflow.Context, a Action) error {
 		r.Status = RelBuilt
 		if *a.Accept {
 			r.Status = RelAccepted
-			notes = append(notes, note("group:"+r.Approval.Group, "approval_requested", r.ID, "release approval requested: "+r.Title))
+			ask := note("group:"+r.Approval.Group, "approval_requested", r.ID, "release approval requested: "+r.Title)
+			notes = append(notes, ask, inSlack(ask))
 		}
 	case "approve", "reject":
 		decision := r.Approvals.decide(a, now)

@@ -132,8 +132,9 @@ func RequestWorkflow(ctx workflow.Context, in RequestInput) error {
 
 	var notes []activities.Note
 	if w.rec.Approval != nil {
-		notes = append(notes, activities.Note{Recipient: "group:" + w.rec.Approval.Group, Channel: "email", Event: "approval_requested",
-			Subject: "[" + w.rec.ID + "] approval requested: " + w.rec.Title, Body: "approval requested: " + w.rec.Title})
+		ask := activities.Note{Recipient: "group:" + w.rec.Approval.Group, Channel: "email", Event: "approval_requested",
+			Subject: "[" + w.rec.ID + "] approval requested: " + w.rec.Title, Body: "approval requested: " + w.rec.Title}
+		notes = append(notes, ask, inSlack(ask))
 	}
 	if err := w.transition(ctx, in.Actor.ID, "open", "", detail("source", in.Source, "item", w.rec.Item), notes); err != nil {
 		return err

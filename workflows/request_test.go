@@ -93,9 +93,11 @@ func TestRequestApprovalQuorum(t *testing.T) {
 	require.Nil(t, o.SLA.ResolutionDue)
 	require.Equal(t, "approval by managers (0 of 2)", o.WaitingFor)
 	openNotes := h.projectionOf(h.entries("open")[0].Seq).Notes
-	require.Len(t, openNotes, 1)
+	// By mail and in Slack, where the approvers click.
+	require.Len(t, openNotes, 2)
 	require.Equal(t, "group:managers", openNotes[0].Recipient)
 	require.Equal(t, "approval_requested", openNotes[0].Event)
+	require.Equal(t, []string{"email", "slack"}, []string{openNotes[0].Channel, openNotes[1].Channel})
 
 	a1 := one.get(t)
 	require.Equal(t, workflows.ReqAwaitingApproval, a1.Status)

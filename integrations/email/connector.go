@@ -97,6 +97,10 @@ func (c *Connector) Handle(ctx context.Context, mailbox string, uid uint32, raw 
 		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispFailed, parseErr.Error())
 	}
 	auto, why := c.Classifier.Classify(msg)
+	if auto && strings.HasPrefix(why, "own ") {
+		// Kanri's own mail come back says nothing new: recorded, not kept.
+		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispIgnored, why)
+	}
 	if caseID := c.thread(ctx, msg); caseID != "" {
 		row, err := c.Records.GetCase(ctx, caseID)
 		switch {
@@ -123,7 +127,13 @@ func (c *Connector) Handle(ctx context.Context, mailbox string, uid uint32, raw 
 // for an oversize mail without a Message-ID, of its place in the mailbox.
 func (c *Connector) key(mailbox string, uid uint32, raw []byte, msg *Message) string {
 	if (msg == nil || NormalizeMessageID(msg.MessageID) == "") && len(raw) == 0 {
-		return MessageIDHash(fmt.Sprintf("%s/%d", mailbox, uid))
+		// An oversize mail without a Message-ID: its place and its
+		// headers, since UIDs are reused after a UIDVALIDITY change.
+		var from, subject, date string
+		if msg != nil {
+			from, subject, date = msg.From.Address, msg.Subject, msg.Date.String()
+		}
+		return MessageIDHash(fmt.Sprintf("%s/%d/%s/%s/%s", mailbox, uid, from, subject, date))
 	}
 	return DedupeKey(msg, raw)
 }
