@@ -76,6 +76,7 @@ func (a *App) startSlack(svc *cases.Service) (*slack.Connector, error) {
 		})
 	}
 	n := conn.NewNotifier(a.store)
+	n.Interval = time.Second
 	a.bg.wg.Go(func() { _ = n.Run(ctx) })
 	a.bg.closers = append(a.bg.closers, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
