@@ -104,9 +104,7 @@ func TestRequestsThatCannotRun(t *testing.T) {
 		want     error
 		says     string
 	}{
-		{"approve", Options{}, ErrNotBuilt, "workflows/change.go"},
-		{"email", Options{}, ErrNotBuilt, "email connector"},
-		{"stress", Options{}, ErrUnknownScenario, "engine, intake, timers, density, list, all"},
+		{"stress", Options{}, ErrUnknownScenario, "engine, intake, approve, timers, density, list, email, all"},
 		{Engine, Options{URL: "http://127.0.0.1:1", Token: "x"}, ErrNeedsEngine, "--url"},
 		{Timers, Options{URL: "http://127.0.0.1:1", Token: "x"}, ErrNeedsEngine, "--url"},
 	} {

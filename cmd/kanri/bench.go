@@ -85,12 +85,13 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&a.opts.N, "n", 0, "operations per scenario; for list, cases in the store (default: the scenario's, sized so that all runs in under ten minutes)")
-	fs.IntVar(&a.opts.Concurrency, "concurrency", 0, "concurrent callers (default 32; 4 for list)")
+	fs.IntVar(&a.opts.Concurrency, "concurrency", 0, "concurrent callers (default 32; 4 for list; for email, appenders: 1)")
 	fs.BoolVar(&a.json, "json", false, "print JSON (milliseconds, bytes) on stdout; the table goes to stderr")
 	fs.StringVar(&a.opts.URL, "url", "", "a running Kanri to drive instead of a fresh one (intake and list only)")
 	fs.StringVar(&a.opts.Token, "token", "", "bearer token for --url; the user must be allowed to open and list incidents")
 	fs.StringVar(&a.opts.Service, "service", "", "service the incidents name; it must be in the target's catalogue (default email)")
 	level := fs.String("log-level", "warn", "log level of the in-process Kanri: debug, info, warn, error")
+	dupEvery := fs.Int("duplicate-every", 10, "email: every Nth mail re-delivers the one before with the same Message-ID (0: none)")
 
 	// The environment fills what the command line leaves unset, as for the
 	// other commands (KANRI_URL, KANRI_TOKEN keep the token out of ps).
@@ -120,8 +121,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	if err := a.level.UnmarshalText([]byte(*level)); err != nil {
 		return a, fmt.Errorf("--log-level: %w", err)
 	}
-	if a.opts.N < 0 || a.opts.Concurrency < 0 {
-		return a, errors.New("--n and --concurrency must not be negative")
+	if a.opts.N < 0 || a.opts.Concurrency < 0 || *dupEvery < 0 {
+		return a, errors.New("--n, --concurrency and --duplicate-every must not be negative")
+	}
+	a.opts.DuplicateEvery = *dupEvery
+	if *dupEvery == 0 {
+		a.opts.DuplicateEvery = -1 // bench.Options: 0 is the default, negative none
 	}
 	if a.opts.URL != "" && a.opts.Token == "" {
 		return a, errors.New("--url needs --token (or KANRI_TOKEN)")
