@@ -273,8 +273,6 @@ func (a *App) Served() <-chan error { return a.served }
 func (a *App) Close() { a.closing.Do(a.close) }
 
 func (a *App) close() {
-	// The connectors first: they act through the engine.
-	a.bg.stop()
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		if err := a.http.Shutdown(ctx); err != nil {
@@ -284,6 +282,9 @@ func (a *App) close() {
 	} else if a.listener != nil {
 		a.listener.Close()
 	}
+	// The connectors after HTTP (Slack's requests are answered by their
+	// jobs) and before the engine, through which they act.
+	a.bg.stop()
 	if a.worker != nil {
 		a.workerUp.Store(false)
 		a.worker.Stop()

@@ -152,7 +152,7 @@ func (a *App) decider(ctx context.Context, svc *cases.Service) (*email.Decider, 
 		return nil, nil, err
 	}
 	return &email.Decider{
-		Key: key, Cases: svc, Use: a.store.UseToken,
+		Key: key, Cases: svc, Use: a.store.UseToken, Used: a.store.TokenUsed,
 		Actor: func(ctx context.Context, id string) (workflows.Actor, error) {
 			u, groups, err := a.store.UserByID(ctx, id)
 			if err != nil {

@@ -75,7 +75,7 @@ func (a *App) startSlack(svc *cases.Service) (*slack.Connector, error) {
 			}
 		})
 	}
-	n := conn.NewNotifier(a.store)
+	n := conn.NewNotifier(slackOutbox{a.store})
 	n.Interval = time.Second
 	a.bg.wg.Go(func() { _ = n.Run(ctx) })
 	a.bg.closers = append(a.bg.closers, func() {
@@ -170,4 +170,13 @@ type slackReplay struct{ s *store.Store }
 
 func (r slackReplay) Seen(ctx context.Context, key string, now, expires time.Time) (bool, error) {
 	return r.s.SeenSlack(ctx, key, now, expires)
+}
+
+// slackOutbox hands the notifier claimed notifications: with several
+// server processes, each notification goes to one of them, and a process
+// that dies lets go of its claims when their lease runs out.
+type slackOutbox struct{ *store.Store }
+
+func (o slackOutbox) PendingNotifications(ctx context.Context, channel string, limit int) ([]store.Notification, error) {
+	return o.ClaimNotifications(ctx, channel, limit, 20, time.Minute)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	kemail "github.com/kanri-itsm/kanri/integrations/email"
 	"github.com/kanri-itsm/kanri/store"
@@ -95,5 +96,27 @@ func TestEmailCrashBetweenCaseAndMove(t *testing.T) {
 	}
 	if rec, _ := k.app.Store().Mail(context.Background(), kemail.MessageIDHash("<c2@client.test>")); rec.Disposition != "reply" || rec.CaseID != id {
 		t.Fatalf("the reply's record: %+v", rec)
+	}
+
+	// A "confirm" that closes the case, handled again after dying before
+	// its record was completed, goes to the same (now closed) case: it
+	// opens no new one.
+	k.act("incidents", id, "alice-token", map[string]any{"action": "resolve", "resolution": "cleared the jam"})
+	confirm := "From: rita@example.com\r\nSubject: Re: [" + id + "] resolved\r\nMessage-ID: <c3@client.test>\r\n\r\nconfirm\r\n"
+	recs.crash = true
+	if err := handle(confirm); !errors.Is(err, errCrash) {
+		t.Fatalf("confirm, first attempt: %v", err)
+	}
+	k.eventually("incidents", id, 10*time.Second, "closed by the confirm", func(m map[string]any) bool { return m["status"] == "closed" })
+	recs.crash = false
+	if err := handle(confirm); err != nil {
+		t.Fatalf("confirm again: %v", err)
+	}
+	all = k.must(200, "GET", "/api/v1/incidents?limit=200", "admin-token", nil)["items"].([]any)
+	if len(all) != 1 {
+		t.Fatalf("%d incidents after the confirm was handled twice, want 1", len(all))
+	}
+	if rec, _ := k.app.Store().Mail(context.Background(), kemail.MessageIDHash("<c3@client.test>")); rec.CaseID != id || rec.Disposition == "opened" {
+		t.Fatalf("the confirm's record: %+v", rec)
 	}
 }

@@ -103,6 +103,34 @@ func (s *Store) SettleMail(ctx context.Context, key, caseID, disposition, reason
 	return nil
 }
 
+// ReserveCase records the case a new mail opens, unless one is recorded
+// already, and returns the one that is: of two handlers of one mail, the
+// first reservation wins.
+func (s *Store) ReserveCase(ctx context.Context, key, caseID string) (string, error) {
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`UPDATE mail_messages SET case_id = ?, updated_at = ? WHERE dedupe_key = ? AND case_id = ''`,
+			caseID, time.Now().UTC(), key).Error
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: reserve case for mail %s: %w", key, err)
+	}
+	m, err := s.mailWhere(ctx, s.db, `dedupe_key = ?`, key)
+	if err != nil {
+		return "", err
+	}
+	return m.CaseID, nil
+}
+
+// TokenUsed reports whether a single-use token was used.
+func (s *Store) TokenUsed(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := query(ctx, s.db, func(r *sql.Rows) error { return r.Scan(&n) }, `SELECT COUNT(*) FROM used_tokens WHERE id = ?`, id)
+	if err != nil {
+		return false, fmt.Errorf("store: token used: %w", err)
+	}
+	return n > 0, nil
+}
+
 // MailByMessageID returns the newest received mail with the Message-ID
 // hash that belongs to a case: replies thread on it.
 func (s *Store) MailByMessageID(ctx context.Context, msgIDHash string) (MailRecord, error) {

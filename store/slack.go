@@ -174,7 +174,8 @@ func likePrefix(p string) string {
 func (s *Store) SeenSlack(ctx context.Context, key string, now, expires time.Time) (bool, error) {
 	var seen bool
 	err := s.write(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec(`DELETE FROM slack_replay WHERE key = ? AND expires_at <= ?`, key, now.UTC()).Error; err != nil {
+		// Expired keys go, so the table holds five minutes of requests.
+		if err := tx.Exec(`DELETE FROM slack_replay WHERE expires_at <= ?`, now.UTC()).Error; err != nil {
 			return err
 		}
 		res := tx.Exec(`INSERT INTO slack_replay (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, expires.UTC())

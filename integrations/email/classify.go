@@ -38,8 +38,10 @@ func (c Classifier) Classify(msg *Message) (auto bool, reason string) {
 	if h.Has(HeaderCase) {
 		return true, "own mail: " + HeaderCase + " header"
 	}
+	// Only the Message-IDs Kanri makes (INC-000123.7.<hash>@domain) are
+	// its own: colleagues' mail clients use the same domain.
 	if c.OwnDomain != "" {
-		if at := strings.LastIndexByte(msg.MessageID, '@'); at >= 0 && strings.EqualFold(msg.MessageID[at+1:], c.OwnDomain) {
+		if _, _, ok := ParseOwnMessageID(msg.MessageID, c.OwnDomain); ok {
 			return true, "own message-id"
 		}
 	}

@@ -30,6 +30,7 @@ type Cases interface {
 // attachments kept outside the workflow payload.
 type Records interface {
 	ReserveMail(ctx context.Context, m store.MailRecord) (store.MailRecord, bool, error)
+	ReserveCase(ctx context.Context, key, caseID string) (string, error)
 	SettleMail(ctx context.Context, key, caseID, disposition, reason string) error
 	MailByMessageID(ctx context.Context, msgIDHash string) (store.MailRecord, error)
 	GetCase(ctx context.Context, id string) (store.Case, error)
@@ -44,6 +45,10 @@ type Route struct {
 	Impact  string `yaml:"impact" json:"impact"`
 	Urgency string `yaml:"urgency" json:"urgency"`
 }
+
+// planReply is the reason of a pending record whose case is the target of
+// a reply, not a case the mail opens.
+const planReply = "reply planned"
 
 // Dispositions recorded for each mail.
 const (
@@ -95,6 +100,17 @@ func (c *Connector) Handle(ctx context.Context, mailbox string, uid uint32, raw 
 	}
 	if parseErr != nil {
 		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispFailed, parseErr.Error())
+	}
+	if !created && got.CaseID != "" && got.Reason == planReply {
+		// Handled before, up to its case change: apply the same action to
+		// the same case again (the update id makes it apply once), whatever
+		// the case's status is now.
+		row, err := c.Records.GetCase(ctx, got.CaseID)
+		if err != nil {
+			return err
+		}
+		auto, why := c.Classifier.Classify(msg)
+		return c.reply(ctx, rec.DedupeKey, row, msg, auto, why)
 	}
 	auto, why := c.Classifier.Classify(msg)
 	if auto && strings.HasPrefix(why, "own ") {
@@ -186,8 +202,8 @@ func (c *Connector) reply(ctx context.Context, key string, row store.Case, msg *
 	if err != nil {
 		return err
 	}
-	party := known && (actor.ID == row.Caller || actor.ID == row.CreatedBy ||
-		actor.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner))
+	caller := known && (actor.ID == row.Caller || actor.ID == row.CreatedBy)
+	party := caller || (known && actor.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner))
 	a := workflows.Action{Action: "comment", Actor: actor, Body: body(msg), Source: "email"}
 	disp, reason := DispReply, ""
 	switch {
@@ -196,13 +212,20 @@ func (c *Connector) reply(ctx context.Context, key string, row store.Case, msg *
 	case !party:
 		a.Internal, disp, reason = true, DispNote, "from "+msg.From.Address+", who is neither the caller nor staff"
 	default:
-		if cmd := ParseCommand(msg.Stripped); cmd != CommandNone && waitsForCaller(row) {
+		// Only the caller confirms or reopens by mail.
+		if cmd := ParseCommand(msg.Stripped); cmd != CommandNone && caller && waitsForCaller(row) {
 			a = workflows.Action{Action: cmd.String(), Actor: actor, Source: "email"}
 			if cmd == CommandReopen {
 				a.Reason = clip(firstNonEmpty(msg.Stripped, "reopened by mail"), maxBody)
 			}
 			disp = DispCommand
 		}
+	}
+	// The target and its action are on the record before they are
+	// applied, so a mail handled again after a crash goes to the same case
+	// even if this mail closed it.
+	if err := c.Records.SettleMail(ctx, key, row.ID, "pending", planReply); err != nil {
+		return err
 	}
 	if _, err := c.Cases.Act(ctx, kind, row.ID, a, "mail-"+key); err != nil {
 		if refused(err) {
@@ -243,9 +266,10 @@ func (c *Connector) open(ctx context.Context, rec store.MailRecord, mailbox stri
 		if id, err = c.Cases.ReserveID(ctx, incidents); err != nil {
 			return err
 		}
-		// The reservation is durable before the case starts: a crash in
-		// between reopens the same id, never a second case.
-		if err := c.Records.SettleMail(ctx, rec.DedupeKey, id, "pending", ""); err != nil {
+		// The reservation is durable before the case starts, and the
+		// first one wins: a crash in between, or the same mail handled by
+		// two mailboxes at once, opens the one case.
+		if id, err = c.Records.ReserveCase(ctx, rec.DedupeKey, id); err != nil {
 			return err
 		}
 	}

@@ -108,8 +108,9 @@ type Decider struct {
 	// Actor returns the approver as the directory knows them now: their
 	// roles and groups decide whether they may still approve.
 	Actor func(ctx context.Context, userID string) (workflows.Actor, error)
-	// Use records a token as used and reports false when it was already.
-	Use func(ctx context.Context, tokenID string) (bool, error)
+	// Used reports whether a token was used; Use records it as used.
+	Used func(ctx context.Context, tokenID string) (bool, error)
+	Use  func(ctx context.Context, tokenID string) (bool, error)
 	Now func() time.Time
 }
 
@@ -148,15 +149,19 @@ func (d *Decider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.render(w, http.StatusMethodNotAllowed, view{Title: "Method not allowed"})
 		return
 	}
-	fresh, err := d.Use(r.Context(), TokenID(token))
+	used, err := d.Used(r.Context(), TokenID(token))
 	if err != nil {
-		d.render(w, http.StatusServiceUnavailable, view{Title: "Try again", Text: "Kanri could not record the decision; try again in a minute."})
+		d.render(w, http.StatusServiceUnavailable, view{Title: "Try again", Text: "Kanri could not check the link; try again in a minute."})
 		return
 	}
-	if !fresh {
+	if used {
 		d.render(w, http.StatusConflict, view{Title: "Link used", Text: ErrUsedToken.Error() + "."})
 		return
 	}
+	// The decision is applied first and the link spent after, so a passing
+	// failure leaves the link usable; two posts at once apply once, by the
+	// update id.
+	spend := func() { _, _ = d.Use(r.Context(), TokenID(token)) }
 	actor, err := d.Actor(r.Context(), dec.Approver)
 	if err != nil {
 		d.render(w, http.StatusForbidden, view{Title: "Not allowed", Text: "The approver of this link is not known any more."})
@@ -169,7 +174,7 @@ func (d *Decider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a := workflows.Action{Action: dec.Decision, Actor: actor, Comment: "decided by email link", Source: "email"}
 	if _, err := d.Cases.Act(r.Context(), kind, dec.Case, a, "mail-decision-"+TokenID(token)); err != nil {
-		status := http.StatusInternalServerError
+		status := 0
 		switch {
 		case errors.Is(err, cases.ErrForbidden):
 			status = http.StatusForbidden
@@ -180,9 +185,15 @@ func (d *Decider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, cases.ErrInvalid):
 			status = http.StatusUnprocessableEntity
 		}
+		if status == 0 {
+			d.render(w, http.StatusServiceUnavailable, view{Title: "Try again", Text: "Kanri could not record the decision now; the link still works, try again in a minute."})
+			return
+		}
+		spend()
 		d.render(w, status, view{Title: "Not recorded", Text: err.Error()})
 		return
 	}
+	spend()
 	d.render(w, http.StatusOK, view{Title: "Recorded", Text: dec.Approver + "'s decision on " + dec.Case + " (" + dec.Decision + ") is recorded."})
 }
 

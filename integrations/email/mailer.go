@@ -80,7 +80,8 @@ func (m *Mailer) SendOnce(ctx context.Context) (int, error) {
 	if max <= 0 {
 		max = 10
 	}
-	ns, err := m.Outbox.ClaimNotifications(ctx, "email", 50, max, lease)
+	// A small batch, so a slow relay does not outlast the claim.
+	ns, err := m.Outbox.ClaimNotifications(ctx, "email", 10, max, lease)
 	if err != nil {
 		return 0, err
 	}
@@ -151,7 +152,7 @@ func (m *Mailer) deliver(ctx context.Context, n store.Notification) error {
 	var refs []string
 	if mail, err := m.Outbox.MailOfCase(ctx, n.CaseID); err == nil {
 		for _, r := range mail {
-			if r.MessageID != "" {
+			if r.MessageID != "" && checkMsgID(r.MessageID) == nil {
 				if inReplyTo == "" {
 					inReplyTo = r.MessageID
 				}
