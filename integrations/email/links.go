@@ -111,7 +111,7 @@ type Decider struct {
 	// Used reports whether a token was used; Use records it as used.
 	Used func(ctx context.Context, tokenID string) (bool, error)
 	Use  func(ctx context.Context, tokenID string) (bool, error)
-	Now func() time.Time
+	Now  func() time.Time
 }
 
 var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
