@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -98,14 +99,35 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		return nil, fmt.Errorf("engine: register namespace %q: %w", opts.Namespace, err)
 	}
 
-	ports := make([]int, 0, 8)
-	for range 8 {
-		p, err := freePort(host)
-		if err != nil {
-			return nil, err
+	// The internal ports are picked free and then bound by the server, and
+	// another process may take one in between: the server is built again on
+	// fresh ports when that happens.
+	var lastErr error
+	for range 3 {
+		ports := make([]int, 0, 8)
+		for range 8 {
+			p, err := freePort(host)
+			if err != nil {
+				return nil, err
+			}
+			ports = append(ports, p)
 		}
-		ports = append(ports, p)
+		e, err := startOnPorts(opts, host, sqlConf, ports)
+		if err == nil {
+			return e, nil
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		opts.Logger.Warn("engine: a port was taken while starting; trying other ports", "err", err)
 	}
+	return nil, lastErr
+}
+
+// startOnPorts builds and starts the server with the frontend on opts.Port
+// and the other services on ports.
+func startOnPorts(opts EmbeddedOptions, host string, sqlConf *config.SQL, ports []int) (*Embedded, error) {
 	frontend := net.JoinHostPort(host, strconv.Itoa(opts.Port))
 	svc := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: host}}
@@ -179,6 +201,8 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		return nil, fmt.Errorf("engine: create server: %w", err)
 	}
 	if err := srv.Start(); err != nil {
+		stopping.Store(true)
+		_ = srv.Stop()
 		return nil, fmt.Errorf("engine: start server: %w", err)
 	}
 	return &Embedded{server: srv, address: frontend, stopping: stopping}, nil
