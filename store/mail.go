@@ -369,3 +369,26 @@ func (s *Store) Setting(ctx context.Context, key string, create func() (string, 
 	}
 	return v, nil
 }
+
+// Delivered reports whether a notification was delivered to an address.
+func (s *Store) Delivered(ctx context.Context, id int64, address string) (bool, error) {
+	var n int
+	err := query(ctx, s.db, func(r *sql.Rows) error { return r.Scan(&n) },
+		`SELECT COUNT(*) FROM notification_deliveries WHERE notification_id = ? AND address = ?`, id, strings.ToLower(address))
+	if err != nil {
+		return false, fmt.Errorf("store: delivered: %w", err)
+	}
+	return n > 0, nil
+}
+
+// MarkDelivered records that a notification reached one address.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, address string, at time.Time) error {
+	err := s.write(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO notification_deliveries (notification_id, address, sent_at) VALUES (?, ?, ?)
+			ON CONFLICT (notification_id, address) DO NOTHING`, id, strings.ToLower(address), at.UTC()).Error
+	})
+	if err != nil {
+		return fmt.Errorf("store: mark delivered: %w", err)
+	}
+	return nil
+}

@@ -542,6 +542,24 @@ var migrations = []migration{
 				`CREATE TABLE slack_replay (key TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL)`),
 		)
 	}},
+	{13, "notification_deliveries", func(tx *gorm.DB) error {
+		// A notification to a group goes to each member: each delivery is
+		// recorded, so a retry after one member's failure sends to the
+		// others only.
+		return run(tx,
+			perDialect(`CREATE TABLE notification_deliveries (
+				notification_id INTEGER NOT NULL REFERENCES notifications (id),
+				address         TEXT NOT NULL,
+				sent_at         TIMESTAMP NOT NULL,
+				PRIMARY KEY (notification_id, address)
+			)`, `CREATE TABLE notification_deliveries (
+				notification_id BIGINT NOT NULL REFERENCES notifications (id),
+				address         TEXT NOT NULL,
+				sent_at         TIMESTAMPTZ NOT NULL,
+				PRIMARY KEY (notification_id, address)
+			)`),
+		)
+	}},
 }
 
 // migrationLock is the PostgreSQL advisory lock key that serializes

@@ -19,6 +19,10 @@ type Outbox interface {
 	MarkNotificationFailed(ctx context.Context, id int64, reason string) error
 	AbandonNotification(ctx context.Context, id int64, reason string) error
 	MailOfCase(ctx context.Context, caseID string) ([]store.MailRecord, error)
+	// Delivered and MarkDelivered keep what reached whom, so a retry of a
+	// notification to a group sends only to those it has not reached.
+	Delivered(ctx context.Context, id int64, address string) (bool, error)
+	MarkDelivered(ctx context.Context, id int64, address string, at time.Time) error
 }
 
 // Mailer delivers the outbox's email notifications over SMTP. Each
@@ -163,9 +167,14 @@ func (m *Mailer) deliver(ctx context.Context, n store.Notification) error {
 	if len(refs) > 10 {
 		refs = refs[len(refs)-10:]
 	}
-	capped := 0
+	capped, refused := 0, 0
 	for _, rcpt := range to {
 		addr := rcpt.Address
+		if done, err := m.Outbox.Delivered(ctx, n.ID, addr.Address); err != nil {
+			return err
+		} else if done {
+			continue
+		}
 		text := n.Body
 		if m.Links != nil && n.Event == "approval_requested" && rcpt.UserID != "" {
 			text += m.Links.body(n, rcpt.UserID)
@@ -191,10 +200,22 @@ func (m *Mailer) deliver(ctx context.Context, n store.Notification) error {
 		}
 		if err := m.Sender.SendComposed(ctx, c); err != nil {
 			if IsPermanent(err) {
-				return permanent{err}
+				// One address refused for good: the others still get it.
+				m.logger().Warn("an address refused a notification", "case", n.CaseID, "address", addr.Address, "error", err)
+				if err := m.Outbox.MarkDelivered(ctx, n.ID, addr.Address, time.Now().UTC()); err != nil {
+					return err
+				}
+				refused++
+				continue
 			}
 			return err
 		}
+		if err := m.Outbox.MarkDelivered(ctx, n.ID, addr.Address, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
+	if refused == len(to) {
+		return permanent{fmt.Errorf("every address of %s refused the notification", n.Recipient)}
 	}
 	if capped == len(to) {
 		return permanent{fmt.Errorf("daily cap of automatic mail reached for %s", n.Recipient)}
