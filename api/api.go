@@ -4,10 +4,13 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -140,17 +143,45 @@ func (s *server) recover(c *gin.Context) {
 	c.Next()
 }
 
+// requestIDKey holds the request's id in the Gin context.
+const requestIDKey = "kanri.request_id"
+
+// requestID is the caller's X-Request-ID when it is a sane token, else a
+// new one: it is answered in X-Request-ID and names the request in logs.
+func requestID(c *gin.Context) string {
+	if id := c.GetHeader("X-Request-ID"); len(id) > 0 && len(id) <= 64 && strings.Trim(id,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == "" {
+		return id
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func (s *server) observe(c *gin.Context) {
 	start := time.Now()
+	id := requestID(c)
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-ID", id)
 	c.Next()
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
 	}
+	took := time.Since(start)
 	if s.Metrics != nil {
 		s.Metrics.HTTPRequests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		s.Metrics.HTTPDuration.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		s.Metrics.HTTPDuration.WithLabelValues(c.Request.Method, route).Observe(took.Seconds())
 	}
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		return // probes would drown the log
+	}
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	s.Logger.Log(c.Request.Context(), level, "http", "request_id", id, "method", c.Request.Method,
+		"path", c.Request.URL.Path, "status", c.Writer.Status(), "took", took.Round(time.Microsecond))
 }
 
 const actorKey = "kanri.actor"
@@ -201,7 +232,7 @@ func (s *server) fail(c *gin.Context, err error) {
 		status = http.StatusServiceUnavailable
 	}
 	if status == http.StatusInternalServerError {
-		s.Logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		s.Logger.Error("request failed", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		problem(c, status, "internal error; the server log has the details")
 		return
 	}
