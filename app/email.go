@@ -73,7 +73,8 @@ func (a *App) startEmail(svc *cases.Service, linkKey []byte) error {
 		}
 	}
 	conn := &email.Connector{Cases: svc, Records: a.store, Routes: map[string]email.Route{},
-		Classifier: email.Classifier{OwnDomain: domain, OwnAddresses: own}, Domain: domain, Logger: a.log}
+		Classifier: email.Classifier{OwnDomain: domain, OwnAddresses: own}, Domain: domain, Logger: a.log,
+		AuthServID: e.TrustedAuthServID}
 	for _, m := range e.Mailboxes {
 		conn.Routes[m.Name] = email.Route{Kind: m.Route.Kind, Service: m.Route.Service, Impact: m.Route.Impact, Urgency: m.Route.Urgency}
 		p := &email.Poller{

@@ -187,6 +187,10 @@ type Email struct {
 	LinkSecret    string   `yaml:"link_secret" json:"-"`
 	LinkSecretEnv string   `yaml:"link_secret_env" json:"link_secret_env,omitempty"`
 	LinkTTL       Duration `yaml:"link_ttl" json:"link_ttl,omitempty"`
+	// TrustedAuthServID names the receiving mail server whose
+	// Authentication-Results header is trusted; when set, only mail it
+	// marked dmarc=pass opens cases, comments as its sender or confirms.
+	TrustedAuthServID string `yaml:"trusted_authserv_id" json:"trusted_authserv_id,omitempty"`
 }
 
 // SMTP is the outgoing mail server. Password may be given by the

@@ -72,7 +72,33 @@ type Connector struct {
 	Classifier Classifier
 	// Domain is the domain of Kanri's own Message-IDs.
 	Domain string
-	Logger *slog.Logger
+	// AuthServID, when set, is the authserv-id of the receiving mail
+	// server whose Authentication-Results header Kanri trusts: mail that
+	// it did not mark dmarc=pass is not taken as its sender's word (no
+	// commands, no customer updates, no new cases), whatever its From says.
+	AuthServID string
+	Logger     *slog.Logger
+}
+
+// verified reports whether the mail's sender is vouched for: always when
+// no AuthServID is configured, else by a dmarc=pass from that server.
+func (c *Connector) verified(msg *Message) bool {
+	if c.AuthServID == "" {
+		return true
+	}
+	for _, v := range msg.Header.Values("Authentication-Results") {
+		id, rest, _ := strings.Cut(strings.TrimSpace(v), ";")
+		if !strings.EqualFold(strings.TrimSpace(id), c.AuthServID) {
+			continue
+		}
+		for _, part := range strings.Split(rest, ";") {
+			f := strings.Fields(strings.ToLower(part))
+			if len(f) > 0 && f[0] == "dmarc=pass" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var _ Handler = (*Connector)(nil)
@@ -202,6 +228,8 @@ func (c *Connector) reply(ctx context.Context, key string, row store.Case, msg *
 	if err != nil {
 		return err
 	}
+	unverified := known && !c.verified(msg)
+	known = known && !unverified
 	caller := known && (actor.ID == row.Caller || actor.ID == row.CreatedBy)
 	party := caller || (known && actor.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner))
 	a := workflows.Action{Action: "comment", Actor: actor, Body: body(msg), Source: "email"}
@@ -209,6 +237,8 @@ func (c *Connector) reply(ctx context.Context, key string, row store.Case, msg *
 	switch {
 	case auto:
 		a.Internal, disp, reason = true, DispNote, why
+	case unverified:
+		a.Internal, disp, reason = true, DispNote, "from "+msg.From.Address+", not verified: no dmarc=pass from "+c.AuthServID
 	case !party:
 		a.Internal, disp, reason = true, DispNote, "from "+msg.From.Address+", who is neither the caller nor staff"
 	default:
@@ -259,6 +289,9 @@ func (c *Connector) open(ctx context.Context, rec store.MailRecord, mailbox stri
 	}
 	if !known {
 		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispIgnored, "unknown sender "+msg.From.Address)
+	}
+	if !c.verified(msg) {
+		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispIgnored, "sender "+msg.From.Address+" not verified: no dmarc=pass from "+c.AuthServID)
 	}
 	incidents, _ := cases.KindOf("incidents")
 	id := rec.CaseID
