@@ -94,6 +94,12 @@ func (s *server) create(c *gin.Context, k cases.Kind) {
 			return
 		}
 		rec, err = s.Cases.OpenChange(c.Request.Context(), actor, in, "api")
+	case "corrective-actions":
+		var in cases.OpenCorrective
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenCorrective(c.Request.Context(), actor, in, "api")
 	case "releases":
 		var in cases.OpenRelease
 		if !s.decode(c, &in) {
@@ -212,7 +218,7 @@ func listFilters(k cases.Kind) []string {
 	switch k.Name {
 	case "incidents":
 		return append(common, "priority", "major")
-	case "changes", "releases":
+	case "changes", "releases", "corrective-actions":
 		return []string{"status", "limit", "cursor"}
 	case "problems":
 		return []string{"status", "limit", "cursor", "priority", "service", "assignee", "group"}

@@ -221,6 +221,37 @@ func kindDocs() map[string]kindDoc {
 				link,
 			},
 		},
+		"corrective-actions": {
+			record:       reflect.TypeFor[workflows.Corrective](),
+			open:         reflect.TypeFor[cases.OpenCorrective](),
+			openRequired: []string{"title"},
+			openSummary:  "Raise a corrective action",
+			openDescription: "A nonconformity to correct (ISO/IEC 20000-1 4.5.5), raised by hand (source_kind manual, the default) or from where it was found: " +
+				"supplier_review, audit_finding, major_incident_review, complaint or sla_breach_trend, each with the source's id, which the record links.",
+			openErrors: map[int]string{
+				403: "Only agents, process owners and admins may raise a corrective action.",
+				422: "A missing or overlong field, an unknown source kind, a source without its id, an unknown service, owner or group, an unknown field, malformed JSON or an oversized body.",
+			},
+			actErrors: map[int]string{
+				409: "The action is not allowed in the corrective action's current status, or it has ended; verify answers 409 until the effectiveness check falls due.",
+				422: "An unknown action, a field the action needs is missing, a due date that is not a future RFC 3339 time, an unknown user, group or link target, an unknown field, malformed JSON or an oversized body.",
+			},
+			statuses: []string{workflows.CapaRaised, workflows.CapaConfirmed, workflows.CapaCauseAnalysed, workflows.CapaEvaluated,
+				workflows.CapaNoActionProposed, workflows.CapaPlanned, workflows.CapaImplemented, workflows.CapaVerifying, workflows.CapaClosed},
+			actions: []actionDoc{
+				{name: "confirm", summary: "Confirm the nonconformity: raised to confirmed.", optional: []string{"notes"}},
+				{name: "analyse_cause", summary: "Record the cause (again, to revise it): to cause_analysed.", required: []string{"root_cause"}},
+				{name: "evaluate", summary: "Evaluate the need for action: needs_change true goes to evaluated; false proposes that no action is needed.", required: []string{"needs_change", "reason"}},
+				{name: "no_action", summary: "Propose that no action is needed; another process owner decides.", required: []string{"reason"}},
+				{name: "approve_no_action", summary: "Approve the proposal that no action is needed (a process owner who did not propose it): closed.", optional: []string{"comment"}},
+				{name: "reject_no_action", summary: "Reject the proposal: back to where it was proposed, action needed.", optional: []string{"comment"}},
+				{name: "plan", summary: "Decide the action: what (plan), its owner (assignee) and group, and the due date (start, RFC 3339, in the future); the owner is reminded before it and the owner's manager, then top management, hear when it is overdue.", required: []string{"plan", "start"}, optional: []string{"assignee", "group"}},
+				{name: "record_results", summary: "Record the results (the owner or a process owner): to implemented; the effectiveness check falls due improvement.effectiveness_after later.", required: []string{"results"}},
+				{name: "verify", summary: "The effectiveness check, once due (a process owner who neither owns it nor recorded the results): effective closes it, ineffective goes back to cause analysis.", required: []string{"success", "notes"}},
+				comment,
+				link,
+			},
+		},
 		"releases": {
 			record:          reflect.TypeFor[workflows.Release](),
 			open:            reflect.TypeFor[cases.OpenRelease](),

@@ -204,6 +204,10 @@ func validatorActions() map[string][]string {
 		"releases": {
 			"approve", "reject", "review", "decide", "close", "comment", "link", "build", "test", "deploy", "rollback", "withdraw",
 		},
+		"corrective-actions": {
+			"confirm", "analyse_cause", "evaluate", "no_action", "plan", "record_results", "verify",
+			"approve_no_action", "reject_no_action", "comment", "link",
+		},
 	}
 }
 
@@ -211,11 +215,12 @@ func validatorActions() map[string][]string {
 // of validatorActions against the code.
 func validatorSource() map[string]struct{ file, receiver string } {
 	return map[string]struct{ file, receiver string }{
-		"incidents": {"incident.go", "incident"},
-		"requests":  {"request.go", "request"},
-		"changes":   {"change.go", "change"},
-		"problems":  {"problem.go", "problem"},
-		"releases":  {"release.go", "release"},
+		"incidents":          {"incident.go", "incident"},
+		"requests":           {"request.go", "request"},
+		"changes":            {"change.go", "change"},
+		"problems":           {"problem.go", "problem"},
+		"releases":           {"release.go", "release"},
+		"corrective-actions": {"corrective.go", "corrective"},
 	}
 }
 
@@ -424,7 +429,7 @@ func structsOf(typ reflect.Type, seen map[reflect.Type]bool) {
 // every record, request body and answer.
 func documentedTypes() []any {
 	return []any{
-		workflows.Incident{}, workflows.Request{}, workflows.Change{}, workflows.Problem{}, workflows.Release{},
+		workflows.Incident{}, workflows.Request{}, workflows.Change{}, workflows.Problem{}, workflows.Release{}, workflows.Corrective{}, cases.OpenCorrective{},
 		cases.OpenIncident{}, cases.OpenRequest{}, cases.OpenChange{}, cases.OpenProblem{}, cases.OpenRelease{},
 		cases.HistoryItem{}, cases.Evidence{}, cases.ScheduleItem{}, cases.CIRecord{}, cases.WriteCI{},
 		cases.TakeBaseline{}, cases.ProblemTrend{}, policy.Blackout{},

@@ -46,7 +46,8 @@ type Kind struct {
 
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
-	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}, {"releases", "REL"}}
+	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}, {"releases", "REL"},
+		{"corrective-actions", "CAPA"}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -673,4 +674,70 @@ func (s *Service) History(ctx context.Context, kind Kind, id string, actor workf
 		out[i] = HistoryItem{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, From: e.From, To: e.To, Detail: d}
 	}
 	return out, nil
+}
+
+// OpenCorrective is the body of POST /corrective-actions: a nonconformity
+// and where it was found.
+type OpenCorrective struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Service     string `json:"service"`
+	SourceKind  string `json:"source_kind"`
+	SourceID    string `json:"source_id"`
+	Owner       string `json:"owner"`
+	Group       string `json:"group"`
+}
+
+// OpenCorrective raises a corrective action (clause 4.5.5), by hand or from
+// the case where the nonconformity was found.
+func (s *Service) OpenCorrective(ctx context.Context, actor workflows.Actor, in OpenCorrective, source string) (json.RawMessage, error) {
+	if !actor.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner) {
+		return nil, fail(ErrForbidden, "%s may not raise a corrective action: it needs the agent or process_owner role", actor.ID)
+	}
+	if err := checkHeading(in.Title, in.Description); err != nil {
+		return nil, err
+	}
+	if in.SourceKind == "" {
+		in.SourceKind = workflows.CapaSourceManual
+	}
+	src := workflows.CorrectiveSource{Kind: in.SourceKind, ID: in.SourceID}
+	if err := workflows.CheckCorrectiveSource(src); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return nil, fail(ErrInvalid, "%s", app.Message())
+		}
+		return nil, fail(ErrInvalid, "%v", err)
+	}
+	if in.Service != "" && !s.knownService(in.Service) {
+		return nil, fail(ErrInvalid, "service %q is not in the service catalogue", in.Service)
+	}
+	if in.Owner != "" {
+		if _, ok := s.Config.UserByID(in.Owner); !ok {
+			return nil, fail(ErrInvalid, "owner %q is not a known user", in.Owner)
+		}
+	}
+	if in.Group != "" {
+		if _, ok := s.Config.GroupByID(in.Group); !ok {
+			return nil, fail(ErrInvalid, "group %q is not a known group", in.Group)
+		}
+	}
+	managers := map[string]string{}
+	for _, g := range s.Config.Groups {
+		if g.Manager != "" {
+			managers[g.ID] = g.Manager
+		}
+	}
+	imp := s.Config.Improvement
+	id, num, err := s.Store.NextID(ctx, "corrective-actions", "CAPA")
+	if err != nil {
+		return nil, fmt.Errorf("open corrective action: %w", err)
+	}
+	return s.start(ctx, id, workflows.CorrectiveWorkflow, workflows.CorrectiveInput{
+		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
+		Source: src, Actor: actor, Owner: in.Owner, Group: in.Group,
+		Rules: workflows.CorrectiveRules{
+			ReminderBefore: imp.ReminderBefore.D(), EscalateAfter: imp.EscalateAfter.D(), EffectivenessAfter: imp.EffectivenessAfter.D(),
+			Managers: managers, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
+		},
+	})
 }

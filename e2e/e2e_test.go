@@ -30,6 +30,7 @@ func TestKanri(t *testing.T) {
 			t.Run("service request with approval", func(t *testing.T) { testRequest(t, k) })
 			t.Run("change approval", func(t *testing.T) { testChange(t, k) })
 			t.Run("problem to change to release", func(t *testing.T) { testProblemToRelease(t, k) })
+			t.Run("corrective action", func(t *testing.T) { testCorrective(t, k) })
 			t.Run("health, readiness and metrics", func(t *testing.T) { testOperations(t, k) })
 			t.Run("restart resumes cases and timers", func(t *testing.T) { testRestart(t, k) })
 		})

@@ -32,6 +32,7 @@ type Config struct {
 	ChangePolicy     ChangePolicy    `yaml:"change_policy" json:"change_policy"`
 	RequestCatalogue []CatalogueItem `yaml:"request_catalogue" json:"request_catalogue"`
 	ReleasePolicy    ReleasePolicy   `yaml:"release_policy" json:"release_policy"`
+	Improvement      Improvement     `yaml:"improvement" json:"improvement"`
 	CMDB             CMDB            `yaml:"cmdb" json:"cmdb"`
 	Email            Email           `yaml:"email" json:"email"`
 	// Slack is the Slack connector's section, which that connector reads
@@ -119,6 +120,16 @@ type Blackout struct {
 type ReleasePolicy struct {
 	Approvers Approvers `yaml:"approvers" json:"approvers"`
 	EarlyLife Duration  `yaml:"early_life" json:"early_life"`
+}
+
+// Improvement configures corrective actions (clause 4.5.5): when owners are
+// reminded, when an overdue action goes to top management, and when the
+// effectiveness of an implemented action is checked.
+type Improvement struct {
+	ProcessOwner       string   `yaml:"process_owner" json:"process_owner,omitempty"`
+	ReminderBefore     Duration `yaml:"reminder_before" json:"reminder_before"`
+	EscalateAfter      Duration `yaml:"escalate_after" json:"escalate_after"`
+	EffectivenessAfter Duration `yaml:"effectiveness_after" json:"effectiveness_after"`
 }
 
 // CMDB declares the configuration item types and seeds the CIs that exist
@@ -322,6 +333,18 @@ func (c *Config) applyDefaults() {
 		if a, ok := c.ChangePolicy.Approvers["normal"]; ok {
 			c.ReleasePolicy.Approvers = Approvers{Group: a.Group, Quorum: 1}
 		}
+	}
+	if c.Improvement.ReminderBefore == 0 {
+		c.Improvement.ReminderBefore = Duration(48 * time.Hour)
+	}
+	if c.Improvement.EscalateAfter == 0 {
+		c.Improvement.EscalateAfter = Duration(72 * time.Hour)
+	}
+	if c.Improvement.EffectivenessAfter == 0 {
+		c.Improvement.EffectivenessAfter = Duration(30 * 24 * time.Hour)
+	}
+	if c.Improvement.ProcessOwner == "" && len(c.TopManagement) > 0 {
+		c.Improvement.ProcessOwner = c.TopManagement[0]
 	}
 	if c.ReleasePolicy.EarlyLife == 0 {
 		c.ReleasePolicy.EarlyLife = Duration(7 * 24 * time.Hour)

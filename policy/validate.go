@@ -80,6 +80,17 @@ func (c *Config) Validate() error {
 	}
 	c.validateCMDB(&p, users)
 	c.validateEmail(&p)
+	if o := c.Improvement.ProcessOwner; o != "" && !users[o] {
+		p.add("improvement.process_owner", "unknown user %q", o)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"reminder_before", c.Improvement.ReminderBefore}, {"escalate_after", c.Improvement.EscalateAfter}, {"effectiveness_after", c.Improvement.EffectivenessAfter}} {
+		if d.v < 0 {
+			p.add("improvement."+d.key, "must not be negative")
+		}
+	}
 
 	if c.Server.TemporalPort < 0 || c.Server.TemporalPort > 65535 {
 		p.add("server.temporal_port", "must be between 1 and 65535, got %d", c.Server.TemporalPort)

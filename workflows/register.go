@@ -9,4 +9,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(ChangeWorkflow)
 	r.RegisterWorkflow(ProblemWorkflow)
 	r.RegisterWorkflow(ReleaseWorkflow)
+	r.RegisterWorkflow(CorrectiveWorkflow)
 }
