@@ -94,6 +94,12 @@ func (s *server) create(c *gin.Context, k cases.Kind) {
 			return
 		}
 		rec, err = s.Cases.OpenChange(c.Request.Context(), actor, in, "api")
+	case "complaints":
+		var in cases.OpenComplaint
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenComplaint(c.Request.Context(), actor, in, "api")
 	case "corrective-actions":
 		var in cases.OpenCorrective
 		if !s.decode(c, &in) {
@@ -218,7 +224,7 @@ func listFilters(k cases.Kind) []string {
 	switch k.Name {
 	case "incidents":
 		return append(common, "priority", "major")
-	case "changes", "releases", "corrective-actions":
+	case "changes", "releases", "corrective-actions", "complaints":
 		return []string{"status", "limit", "cursor"}
 	case "problems":
 		return []string{"status", "limit", "cursor", "priority", "service", "assignee", "group"}

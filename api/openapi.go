@@ -221,6 +221,36 @@ func kindDocs() map[string]kindDoc {
 				link,
 			},
 		},
+		"complaints": {
+			record:       reflect.TypeFor[workflows.Complaint](),
+			open:         reflect.TypeFor[cases.OpenComplaint](),
+			openRequired: []string{"title"},
+			openSummary:  "Receive a complaint",
+			openDescription: "A complaint (ISO/IEC 20000-1 7.1), from the complainant or logged for them (caller, by agents). It is recorded, investigated, acted on and reported to the complainant, who accepts or disputes the outcome; " +
+				"one not acted on within improvement.complaint_action_within goes to the service owner and the manager, then top management.",
+			openErrors: map[int]string{
+				403: "Only agents and admins may log a complaint for someone else.",
+				422: "A missing or overlong field, an unknown service or caller, an unknown field, malformed JSON or an oversized body.",
+			},
+			actErrors: map[int]string{
+				409: "The action is not allowed in the complaint's current status, or it has ended; close answers 409 until the complainant accepted or the response wait passed.",
+				422: "An unknown action, a field the action needs is missing, a value outside its enum, an unknown user, group or link target, an unknown field, malformed JSON or an oversized body.",
+			},
+			statuses: []string{workflows.CmpReceived, workflows.CmpRecorded, workflows.CmpInvestigating, workflows.CmpActioned,
+				workflows.CmpReported, workflows.CmpClosed},
+			actions: []actionDoc{
+				{name: "record", summary: "Record and classify (staff): impact is the severity (low, medium, high), reason the category, id the service when the complaint names none or the wrong one.", required: []string{"impact"}, optional: []string{"reason", "id", "notes"}},
+				{name: "investigate", summary: "Investigate (staff): assignee handles it (default: the actor).", optional: []string{"assignee", "group", "notes"}},
+				{name: "act", summary: "Record the action taken (staff).", required: []string{"summary"}},
+				{name: "report", summary: "Report the outcome to the complainant (staff), who accepts or disputes it.", required: []string{"summary"}},
+				{name: "accept", summary: "The complainant accepts the reported outcome.", optional: []string{"comment"}},
+				{name: "dispute", summary: "The complainant disputes the outcome: back to investigating, with a new deadline.", required: []string{"reason"}},
+				{name: "close", summary: "Close (staff), after acceptance or once the response wait has passed.", optional: []string{"comment"}},
+				{name: "escalate", summary: "Escalate one level now (staff): the service owner and manager, then top management.", required: []string{"reason"}},
+				comment,
+				link,
+			},
+		},
 		"corrective-actions": {
 			record:       reflect.TypeFor[workflows.Corrective](),
 			open:         reflect.TypeFor[cases.OpenCorrective](),

@@ -204,6 +204,9 @@ func validatorActions() map[string][]string {
 		"releases": {
 			"approve", "reject", "review", "decide", "close", "comment", "link", "build", "test", "deploy", "rollback", "withdraw",
 		},
+		"complaints": {
+			"record", "investigate", "act", "report", "close", "escalate", "link", "accept", "dispute", "comment",
+		},
 		"corrective-actions": {
 			"confirm", "analyse_cause", "evaluate", "no_action", "plan", "record_results", "verify",
 			"approve_no_action", "reject_no_action", "comment", "link",
@@ -221,6 +224,7 @@ func validatorSource() map[string]struct{ file, receiver string } {
 		"problems":           {"problem.go", "problem"},
 		"releases":           {"release.go", "release"},
 		"corrective-actions": {"corrective.go", "corrective"},
+		"complaints":         {"complaint.go", "complaint"},
 	}
 }
 
@@ -429,7 +433,7 @@ func structsOf(typ reflect.Type, seen map[reflect.Type]bool) {
 // every record, request body and answer.
 func documentedTypes() []any {
 	return []any{
-		workflows.Incident{}, workflows.Request{}, workflows.Change{}, workflows.Problem{}, workflows.Release{}, workflows.Corrective{}, cases.OpenCorrective{},
+		workflows.Incident{}, workflows.Request{}, workflows.Change{}, workflows.Problem{}, workflows.Release{}, workflows.Corrective{}, cases.OpenCorrective{}, workflows.Complaint{}, cases.OpenComplaint{},
 		cases.OpenIncident{}, cases.OpenRequest{}, cases.OpenChange{}, cases.OpenProblem{}, cases.OpenRelease{},
 		cases.HistoryItem{}, cases.Evidence{}, cases.ScheduleItem{}, cases.CIRecord{}, cases.WriteCI{},
 		cases.TakeBaseline{}, cases.ProblemTrend{}, policy.Blackout{},

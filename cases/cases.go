@@ -47,7 +47,7 @@ type Kind struct {
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
 	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}, {"releases", "REL"},
-		{"corrective-actions", "CAPA"}}
+		{"corrective-actions", "CAPA"}, {"complaints", "CMP"}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -738,6 +738,51 @@ func (s *Service) OpenCorrective(ctx context.Context, actor workflows.Actor, in 
 		Rules: workflows.CorrectiveRules{
 			ReminderBefore: imp.ReminderBefore.D(), EscalateAfter: imp.EscalateAfter.D(), EffectivenessAfter: imp.EffectivenessAfter.D(),
 			Managers: managers, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
+		},
+	})
+}
+
+// OpenComplaint is the body of POST /complaints.
+type OpenComplaint struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Service     string `json:"service"`
+	Caller      string `json:"caller"`
+}
+
+// OpenComplaint receives a complaint (clause 7.1): from the complainant, or
+// logged for them by the service desk.
+func (s *Service) OpenComplaint(ctx context.Context, actor workflows.Actor, in OpenComplaint, source string) (json.RawMessage, error) {
+	if err := checkHeading(in.Title, in.Description); err != nil {
+		return nil, err
+	}
+	if in.Service != "" && !s.knownService(in.Service) {
+		return nil, fail(ErrInvalid, "service %q is not in the service catalogue", in.Service)
+	}
+	caller, err := s.caller(actor, in.Caller)
+	if err != nil {
+		return nil, err
+	}
+	if caller == actor.ID {
+		caller = ""
+	}
+	owners := map[string]string{}
+	for _, sv := range s.Config.Services {
+		if sv.Owner != "" {
+			owners[sv.ID] = sv.Owner
+		}
+	}
+	imp := s.Config.Improvement
+	id, num, err := s.Store.NextID(ctx, "complaints", "CMP")
+	if err != nil {
+		return nil, fmt.Errorf("open complaint: %w", err)
+	}
+	return s.start(ctx, id, workflows.ComplaintWorkflow, workflows.ComplaintInput{
+		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
+		Caller: caller, Actor: actor, Source: source,
+		Rules: workflows.ComplaintRules{
+			ActionWithin: imp.ComplaintActionWithin.D(), EscalateAfter: imp.EscalateAfter.D(), ResponseWait: imp.ComplaintResponseWait.D(),
+			ServiceOwners: owners, Manager: imp.Manager, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
 		},
 	})
 }

@@ -48,3 +48,36 @@ func testCorrective(t *testing.T, k *kanri) {
 		t.Fatalf("the proposer approved no action: %d", r.Status)
 	}
 }
+
+// testComplaint: a requester complains, the service desk works it and
+// reports back, the complainant disputes once and then accepts, and only
+// then may it close. Others may not speak for the complainant.
+func testComplaint(t *testing.T, k *kanri) {
+	c := k.must(201, "POST", "/api/v1/complaints", "rita-token", map[string]any{"title": "Nobody answered my ticket for a week", "service": "email"})
+	id := c["id"].(string)
+	if !strings.HasPrefix(id, "CMP-") || c["status"] != "received" {
+		t.Fatalf("complaint: %v", c)
+	}
+	if r := k.do("GET", "/api/v1/complaints/"+id, "ron-token", nil); r.Status != 404 {
+		t.Fatalf("another requester read the complaint: %d", r.Status)
+	}
+	k.act("complaints", id, "alice-token", map[string]any{"action": "record", "impact": "medium", "reason": "responsiveness"})
+	k.act("complaints", id, "alice-token", map[string]any{"action": "investigate"})
+	k.act("complaints", id, "alice-token", map[string]any{"action": "act", "summary": "queue reassigned; daily check added"})
+	k.act("complaints", id, "alice-token", map[string]any{"action": "report", "summary": "We added a daily check of the queue."})
+	if r := k.act("complaints", id, "alice-token", map[string]any{"action": "accept"}); r.Status != 403 {
+		t.Fatalf("staff accepted for the complainant: %d", r.Status)
+	}
+	if r := k.act("complaints", id, "alice-token", map[string]any{"action": "close"}); r.Status != 409 {
+		t.Fatalf("closed before the complainant answered: %d", r.Status)
+	}
+	if m := k.act("complaints", id, "rita-token", map[string]any{"action": "dispute", "reason": "still slow"}).json(t); m["status"] != "investigating" {
+		t.Fatalf("dispute: %v", m)
+	}
+	k.act("complaints", id, "alice-token", map[string]any{"action": "act", "summary": "a second agent on the queue"})
+	k.act("complaints", id, "alice-token", map[string]any{"action": "report", "summary": "A second agent now works the queue."})
+	k.act("complaints", id, "rita-token", map[string]any{"action": "accept"})
+	if m := k.act("complaints", id, "alice-token", map[string]any{"action": "close"}).json(t); m["status"] != "closed" {
+		t.Fatalf("close: %v", m)
+	}
+}

@@ -31,6 +31,7 @@ func TestKanri(t *testing.T) {
 			t.Run("change approval", func(t *testing.T) { testChange(t, k) })
 			t.Run("problem to change to release", func(t *testing.T) { testProblemToRelease(t, k) })
 			t.Run("corrective action", func(t *testing.T) { testCorrective(t, k) })
+			t.Run("complaint", func(t *testing.T) { testComplaint(t, k) })
 			t.Run("health, readiness and metrics", func(t *testing.T) { testOperations(t, k) })
 			t.Run("restart resumes cases and timers", func(t *testing.T) { testRestart(t, k) })
 		})

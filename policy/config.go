@@ -130,6 +130,13 @@ type Improvement struct {
 	ReminderBefore     Duration `yaml:"reminder_before" json:"reminder_before"`
 	EscalateAfter      Duration `yaml:"escalate_after" json:"escalate_after"`
 	EffectivenessAfter Duration `yaml:"effectiveness_after" json:"effectiveness_after"`
+	// Complaints: acted on within ComplaintActionWithin or escalated (to
+	// the service owner and the improvement manager, then top management
+	// EscalateAfter later); a report the complainant does not answer
+	// within ComplaintResponseWait closes the complaint.
+	Manager               string   `yaml:"manager" json:"manager,omitempty"`
+	ComplaintActionWithin Duration `yaml:"complaint_action_within" json:"complaint_action_within"`
+	ComplaintResponseWait Duration `yaml:"complaint_response_wait" json:"complaint_response_wait"`
 }
 
 // CMDB declares the configuration item types and seeds the CIs that exist
@@ -342,6 +349,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Improvement.EffectivenessAfter == 0 {
 		c.Improvement.EffectivenessAfter = Duration(30 * 24 * time.Hour)
+	}
+	if c.Improvement.ComplaintActionWithin == 0 {
+		c.Improvement.ComplaintActionWithin = Duration(5 * 24 * time.Hour)
+	}
+	if c.Improvement.ComplaintResponseWait == 0 {
+		c.Improvement.ComplaintResponseWait = Duration(10 * 24 * time.Hour)
 	}
 	if c.Improvement.ProcessOwner == "" && len(c.TopManagement) > 0 {
 		c.Improvement.ProcessOwner = c.TopManagement[0]

@@ -83,10 +83,15 @@ func (c *Config) Validate() error {
 	if o := c.Improvement.ProcessOwner; o != "" && !users[o] {
 		p.add("improvement.process_owner", "unknown user %q", o)
 	}
+	if m := c.Improvement.Manager; m != "" && !users[m] {
+		p.add("improvement.manager", "unknown user %q", m)
+	}
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"reminder_before", c.Improvement.ReminderBefore}, {"escalate_after", c.Improvement.EscalateAfter}, {"effectiveness_after", c.Improvement.EffectivenessAfter}} {
+	}{{"reminder_before", c.Improvement.ReminderBefore}, {"escalate_after", c.Improvement.EscalateAfter},
+		{"effectiveness_after", c.Improvement.EffectivenessAfter}, {"complaint_action_within", c.Improvement.ComplaintActionWithin},
+		{"complaint_response_wait", c.Improvement.ComplaintResponseWait}} {
 		if d.v < 0 {
 			p.add("improvement."+d.key, "must not be negative")
 		}

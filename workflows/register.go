@@ -10,4 +10,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(ProblemWorkflow)
 	r.RegisterWorkflow(ReleaseWorkflow)
 	r.RegisterWorkflow(CorrectiveWorkflow)
+	r.RegisterWorkflow(ComplaintWorkflow)
 }
