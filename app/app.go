@@ -60,6 +60,7 @@ type Options struct {
 	DatabaseURL        string
 	WorkflowTasks      int
 	Activities         int
+	WorkflowCache      int
 
 	Logger *slog.Logger
 	// Stdout receives the ready message for a person; nil prints nothing.
@@ -180,6 +181,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	m := metrics.New()
 	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, IDs: a.store, CMDB: a.store, Observer: m}, engine.WorkerOptions{
 		TaskQueue: o.TaskQueue, MaxConcurrentWorkflowTasks: o.WorkflowTasks, MaxConcurrentActivities: o.Activities,
+		WorkflowCache: o.WorkflowCache,
 	})
 	if err = a.worker.Start(); err != nil {
 		a.worker = nil

@@ -78,6 +78,9 @@ type Options struct {
 	// scenario a re-delivery of the one before, with the same Message-ID
 	// (default 10; negative: none).
 	DuplicateEvery int
+	// WorkflowCache sizes the instance's workflow cache (0: the SDK's
+	// default), to weigh memory per open case against replays.
+	WorkflowCache int
 }
 
 // Result is one row of the report.

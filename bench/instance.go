@@ -47,7 +47,7 @@ func (r *runner) start(ctx context.Context, cfg *policy.Config) (*instance, erro
 	}
 	a, err := app.Start(ctx, app.Options{
 		Mode: app.ModeDev, Config: cfg, DataDir: dir,
-		HTTPAddr: "127.0.0.1:0", TemporalPort: port, Logger: r.o.Logger,
+		HTTPAddr: "127.0.0.1:0", TemporalPort: port, Logger: r.o.Logger, WorkflowCache: r.o.WorkflowCache,
 	})
 	if err != nil {
 		os.RemoveAll(dir)

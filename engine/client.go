@@ -78,6 +78,13 @@ type WorkerOptions struct {
 	// MaxConcurrentWorkflowTasks and MaxConcurrentActivities: 0 keeps the SDK's defaults.
 	MaxConcurrentWorkflowTasks int
 	MaxConcurrentActivities    int
+	// WorkflowCache is how many workflow executions the process keeps in
+	// memory between tasks (the SDK's sticky cache; 0: its default of
+	// 10,000). An execution that falls out is replayed from its history
+	// when it next has work: less memory per open case, more work per
+	// task. The SDK keeps one cache per process, sized by the first worker
+	// that starts.
+	WorkflowCache int
 }
 
 // NewWorker registers every workflow and activity of Kanri on a worker of the
@@ -85,6 +92,9 @@ type WorkerOptions struct {
 func NewWorker(c client.Client, acts *activities.Activities, o WorkerOptions) worker.Worker {
 	if o.TaskQueue == "" {
 		o.TaskQueue = workflows.TaskQueue
+	}
+	if o.WorkflowCache > 0 {
+		worker.SetStickyWorkflowCacheSize(o.WorkflowCache)
 	}
 	w := worker.New(c, o.TaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize:  o.MaxConcurrentWorkflowTasks,

@@ -92,6 +92,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	fs.StringVar(&a.opts.Service, "service", "", "service the incidents name; it must be in the target's catalogue (default email)")
 	level := fs.String("log-level", "warn", "log level of the in-process Kanri: debug, info, warn, error")
 	dupEvery := fs.Int("duplicate-every", 10, "email: every Nth mail re-delivers the one before with the same Message-ID (0: none)")
+	fs.IntVar(&a.opts.WorkflowCache, "workflow-cache", 0, "workflow executions the fresh instance keeps in memory between tasks (0: SDK default, 10000)")
 
 	// The environment fills what the command line leaves unset, as for the
 	// other commands (KANRI_URL, KANRI_TOKEN keep the token out of ps).
@@ -121,8 +122,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	if err := a.level.UnmarshalText([]byte(*level)); err != nil {
 		return a, fmt.Errorf("--log-level: %w", err)
 	}
-	if a.opts.N < 0 || a.opts.Concurrency < 0 || *dupEvery < 0 {
-		return a, errors.New("--n, --concurrency and --duplicate-every must not be negative")
+	if a.opts.N < 0 || a.opts.Concurrency < 0 || *dupEvery < 0 || a.opts.WorkflowCache < 0 {
+		return a, errors.New("--n, --concurrency, --duplicate-every and --workflow-cache must not be negative")
 	}
 	a.opts.DuplicateEvery = *dupEvery
 	if *dupEvery == 0 {

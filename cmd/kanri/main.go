@@ -110,6 +110,7 @@ func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog
 		fs.StringVar(&o.TemporalServerName, "temporal-tls-server-name", "", "server name to verify")
 		fs.IntVar(&o.WorkflowTasks, "workflow-tasks", 0, "concurrent workflow tasks per worker (0: SDK default)")
 		fs.IntVar(&o.Activities, "activities", 0, "concurrent activities per worker (0: SDK default)")
+		fs.IntVar(&o.WorkflowCache, "workflow-cache", 0, "workflow executions kept in memory between tasks (0: SDK default, 10000)")
 	}
 	// The environment fills what the command line leaves unset.
 	fs.VisitAll(func(f *flag.Flag) {
