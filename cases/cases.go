@@ -721,12 +721,6 @@ func (s *Service) OpenCorrective(ctx context.Context, actor workflows.Actor, in 
 			return nil, fail(ErrInvalid, "group %q is not a known group", in.Group)
 		}
 	}
-	managers := map[string]string{}
-	for _, g := range s.Config.Groups {
-		if g.Manager != "" {
-			managers[g.ID] = g.Manager
-		}
-	}
 	imp := s.Config.Improvement
 	id, num, err := s.Store.NextID(ctx, "corrective-actions", "CAPA")
 	if err != nil {
@@ -737,7 +731,7 @@ func (s *Service) OpenCorrective(ctx context.Context, actor workflows.Actor, in 
 		Source: src, Actor: actor, Owner: in.Owner, Group: in.Group,
 		Rules: workflows.CorrectiveRules{
 			ReminderBefore: imp.ReminderBefore.D(), EscalateAfter: imp.EscalateAfter.D(), EffectivenessAfter: imp.EffectivenessAfter.D(),
-			Managers: managers, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
+			Managers: s.Config.Managers(), TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
 		},
 	})
 }
@@ -766,12 +760,6 @@ func (s *Service) OpenComplaint(ctx context.Context, actor workflows.Actor, in O
 	if caller == actor.ID {
 		caller = ""
 	}
-	owners := map[string]string{}
-	for _, sv := range s.Config.Services {
-		if sv.Owner != "" {
-			owners[sv.ID] = sv.Owner
-		}
-	}
 	imp := s.Config.Improvement
 	id, num, err := s.Store.NextID(ctx, "complaints", "CMP")
 	if err != nil {
@@ -782,7 +770,7 @@ func (s *Service) OpenComplaint(ctx context.Context, actor workflows.Actor, in O
 		Caller: caller, Actor: actor, Source: source,
 		Rules: workflows.ComplaintRules{
 			ActionWithin: imp.ComplaintActionWithin.D(), EscalateAfter: imp.EscalateAfter.D(), ResponseWait: imp.ComplaintResponseWait.D(),
-			ServiceOwners: owners, Manager: imp.Manager, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
+			ServiceOwners: s.Config.ServiceOwners(), Manager: imp.Manager, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
 		},
 	})
 }

@@ -60,7 +60,7 @@ func (c *Config) IncidentPolicy() IncidentPolicy {
 		Warning:            c.SLA.Warning,
 		Calendar:           c.SLA.Calendar.clone(),
 		Functional:         cloneStrings(c.Escalation.Functional),
-		Managers:           c.managers(),
+		Managers:           c.Managers(),
 		TopManagement:      cloneStrings(c.TopManagement),
 		TopManagementAfter: c.Escalation.TopManagementAfter.D(),
 		AutoCloseAfter:     c.AutoCloseAfter.D(),
@@ -83,15 +83,15 @@ func (c *Config) RequestPolicy(itemID string) (RequestPolicy, error) {
 			Targets:        TargetTimes{Response: it.Response.D(), Resolution: it.Resolution.D()},
 			Warning:        c.SLA.Warning,
 			Calendar:       c.SLA.Calendar.clone(),
-			Managers:       c.managers(),
+			Managers:       c.Managers(),
 			AutoCloseAfter: c.AutoCloseAfter.D(),
 		}, nil
 	}
 	return RequestPolicy{}, fmt.Errorf("request item %q is not in request_catalogue", itemID)
 }
 
-// managers maps each group that has a manager to that manager.
-func (c *Config) managers() map[string]string {
+// Managers maps each group that has a manager to that manager.
+func (c *Config) Managers() map[string]string {
 	m := make(map[string]string, len(c.Groups))
 	for _, g := range c.Groups {
 		if g.Manager != "" {
@@ -128,7 +128,7 @@ type ReleaseRules struct {
 func (c *Config) ChangeRules() ChangeRules {
 	r := ChangeRules{
 		ApprovalTimeout: c.ChangePolicy.ApprovalTimeout.D(),
-		Managers:        c.managers(),
+		Managers:        c.Managers(),
 		TopManagement:   cloneStrings(c.TopManagement),
 		Blackouts:       slices.Clone(c.ChangePolicy.Blackouts),
 		Release:         c.ReleaseRules(),
@@ -149,4 +149,15 @@ func (r ChangeRules) BlackoutAt(start, end time.Time) (Blackout, bool) {
 		}
 	}
 	return Blackout{}, false
+}
+
+// ServiceOwners maps each service that has an owner to that owner.
+func (c *Config) ServiceOwners() map[string]string {
+	m := make(map[string]string, len(c.Services))
+	for _, s := range c.Services {
+		if s.Owner != "" {
+			m[s.ID] = s.Owner
+		}
+	}
+	return m
 }

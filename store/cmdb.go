@@ -392,9 +392,11 @@ func (s *Store) GetCI(ctx context.Context, id string) (CI, error) {
 
 // likePattern is a LIKE pattern matching q anywhere, with LIKE's wildcards in
 // q taken literally (ESCAPE '\').
-func likePattern(q string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(q) + "%"
+func likePattern(q string) string { return "%" + likeEscape(q) + "%" }
+
+// likeEscape makes % _ and \ literal in a LIKE ... ESCAPE '\' pattern.
+func likeEscape(q string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
 }
 
 // containsSQL matches a case-insensitive substring in any of cols. LOWER on

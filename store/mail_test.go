@@ -129,7 +129,7 @@ func TestClaimNotifications(t *testing.T) {
 		// Once the leases run out, what is unsent and not abandoned comes
 		// back.
 		time.Sleep(lease + 50*time.Millisecond)
-		again, err := s.ClaimNotifications(ctx, "email", 10, 5, time.Hour)
+		again, err := s.ClaimNotifications(ctx, "email", 10, 5, lease)
 		if err != nil || len(again) != 3 || slices.ContainsFunc(again, func(n Notification) bool { return n.ID == first[0].ID }) {
 			t.Fatalf("after the lease: %+v %v", again, err)
 		}
@@ -138,11 +138,20 @@ func TestClaimNotifications(t *testing.T) {
 				t.Fatalf("the failed one: %+v", n)
 			}
 		}
-		if err := s.MarkNotificationSent(ctx, again[0].ID, time.Now()); err != nil {
+		// One is sent; once the leases run out again, a claim that allows
+		// one attempt gets the unsent ones never tried: not the sent one,
+		// not the abandoned one, not the one that failed once.
+		sent := again[0].ID
+		if sent == second[0].ID {
+			sent = again[1].ID
+		}
+		if err := s.MarkNotificationSent(ctx, sent, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if none, err := s.ClaimNotifications(ctx, "email", 10, 1, 0); err != nil || slices.ContainsFunc(none, func(n Notification) bool { return n.ID == second[0].ID }) {
-			t.Fatalf("a notification past its attempts was claimed: %+v %v", none, err)
+		time.Sleep(lease + 50*time.Millisecond)
+		last, err := s.ClaimNotifications(ctx, "email", 10, 1, lease)
+		if err != nil || len(last) != 1 || last[0].ID == second[0].ID || last[0].ID == sent || last[0].ID == first[0].ID {
+			t.Fatalf("a claim allowing one attempt: %+v %v", last, err)
 		}
 	})
 }

@@ -150,22 +150,11 @@ func (s *Store) SlackMessages(ctx context.Context, caseID, prefix string) ([]Sla
 		out = append(out, m)
 		return err
 	}, `SELECT case_id, key, channel, ts, slack_user FROM slack_messages WHERE case_id = ? AND key LIKE ? ESCAPE '\' ORDER BY key`,
-		caseID, likePrefix(prefix))
+		caseID, likeEscape(prefix)+"%")
 	if err != nil {
 		return nil, fmt.Errorf("store: slack messages of %s: %w", caseID, err)
 	}
 	return out, nil
-}
-
-func likePrefix(p string) string {
-	out := make([]rune, 0, len(p)+1)
-	for _, r := range p {
-		if r == '%' || r == '_' || r == '\\' {
-			out = append(out, '\\')
-		}
-		out = append(out, r)
-	}
-	return string(out) + "%"
 }
 
 // SeenSlack records a replay key until expires and reports whether it was

@@ -208,6 +208,25 @@ func inSlack(n activities.Note) activities.Note {
 	return n
 }
 
+// notifyAll notifies each of to once by mail, and in Slack too when slack
+// is set, leaving out the actor, who knows already.
+func notifyAll(caseID, actor, event, text string, slack bool, to ...string) []activities.Note {
+	var notes []activities.Note
+	var seen []string
+	for _, u := range to {
+		if u == "" || u == actor || slices.Contains(seen, u) {
+			continue
+		}
+		seen = append(seen, u)
+		n := note(u, event, caseID, text)
+		notes = append(notes, n)
+		if slack {
+			notes = append(notes, inSlack(n))
+		}
+	}
+	return notes
+}
+
 // commentDetail is what a comment puts in the history.
 func commentDetail(a Action, d map[string]any) {
 	d["body"] = a.Body

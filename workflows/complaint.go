@@ -372,20 +372,7 @@ func orNone(s string) string {
 // notify addresses one notification by email, and by Slack when asked, to
 // each distinct recipient, leaving out nobody ("") and the actor, who knows.
 func (w *complaint) notify(actor, event, text string, slack bool, to ...string) []activities.Note {
-	var notes []activities.Note
-	var seen []string
-	for _, u := range to {
-		if u == "" || u == actor || slices.Contains(seen, u) {
-			continue
-		}
-		seen = append(seen, u)
-		n := note(u, event, w.rec.ID, text)
-		notes = append(notes, n)
-		if slack {
-			notes = append(notes, inSlack(n))
-		}
-	}
-	return notes
+	return notifyAll(w.rec.ID, actor, event, text, slack, to...)
 }
 
 func (w *complaint) transition(ctx workflow.Context, actor, action, from string, d map[string]any, notes []activities.Note) error {
