@@ -127,7 +127,16 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 
 // startOnPorts builds and starts the server with the frontend on opts.Port
 // and the other services on ports.
-func startOnPorts(opts EmbeddedOptions, host string, sqlConf *config.SQL, ports []int) (*Embedded, error) {
+func startOnPorts(opts EmbeddedOptions, host string, sqlConf *config.SQL, ports []int) (_ *Embedded, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(fatalError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("engine: start server: %w", fe)
+		}
+	}()
 	frontend := net.JoinHostPort(host, strconv.Itoa(opts.Port))
 	svc := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: host}}

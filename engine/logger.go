@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
@@ -42,11 +44,15 @@ func (s serverLogger) Error(msg string, tags ...tag.Tag)  { s.log(slog.LevelErro
 func (s serverLogger) DPanic(msg string, tags ...tag.Tag) { s.log(slog.LevelError, msg, tags) }
 func (s serverLogger) Panic(msg string, tags ...tag.Tag) {
 	s.log(slog.LevelError, msg, tags)
-	panic(msg)
+	panic(newFatalError(msg, tags))
 }
+
+// Fatal panics rather than exiting: the server calls it while it is built,
+// for instance when a port it was given is taken meanwhile, and startOnPorts
+// recovers the panic into an error it can retry.
 func (s serverLogger) Fatal(msg string, tags ...tag.Tag) {
 	s.log(slog.LevelError, msg, tags)
-	panic(msg)
+	panic(newFatalError(msg, tags))
 }
 func (s serverLogger) With(tags ...tag.Tag) log.Logger {
 	attrs := make([]any, 0, 2*len(tags))
@@ -55,3 +61,18 @@ func (s serverLogger) With(tags ...tag.Tag) log.Logger {
 	}
 	return serverLogger{l: s.l.With(attrs...), stopping: s.stopping}
 }
+
+// fatalError is what the server's Fatal and Panic calls panic with: the
+// message with the values of its tags, among them the underlying error.
+type fatalError struct{ msg string }
+
+func newFatalError(msg string, tags []tag.Tag) fatalError {
+	var b strings.Builder
+	b.WriteString(msg)
+	for _, t := range tags {
+		fmt.Fprintf(&b, " %s=%v", t.Key(), t.Value())
+	}
+	return fatalError{msg: b.String()}
+}
+
+func (e fatalError) Error() string { return e.msg }
