@@ -18,6 +18,7 @@ type CMDB interface {
 	CreateBaseline(ctx context.Context, name, release string, cis []string, by string, at time.Time) (store.Baseline, error)
 	ServicesOfCIs(ctx context.Context, cis []string) ([]string, error)
 	IncidentsOnServices(ctx context.Context, services []string, from, to time.Time) (int64, error)
+	IncidentTallies(ctx context.Context, services []string, from, to time.Time) ([]store.IncidentTally, error)
 }
 
 // CIUpdate is what a change writes to one configuration item: the fields it

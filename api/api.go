@@ -118,6 +118,18 @@ func New(o Options) http.Handler {
 		g.POST("/:id/actions", func(c *gin.Context) { s.act(c, k) })
 		g.GET("/:id/history", func(c *gin.Context) { s.history(c, k) })
 	}
+	// Satisfaction surveys of closed incidents and requests (clause 7.1),
+	// and the service reports (clause 6.2).
+	for _, k := range cases.Kinds() {
+		if !store.SurveyKind(k.Name) {
+			continue
+		}
+		k := k
+		v1.GET("/"+k.Name+"/:id/survey", func(c *gin.Context) { s.survey(c, k) })
+		v1.POST("/"+k.Name+"/:id/survey", func(c *gin.Context) { s.answerSurvey(c, k) })
+	}
+	v1.GET("/reports/services", s.serviceReports)
+	v1.GET("/reports/services/:id", s.serviceReport)
 	return r
 }
 

@@ -106,6 +106,24 @@ func (s *server) create(c *gin.Context, k cases.Kind) {
 			return
 		}
 		rec, err = s.Cases.OpenCorrective(c.Request.Context(), actor, in, "api")
+	case "suppliers":
+		var in cases.OpenSupplier
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenSupplier(c.Request.Context(), actor, in, "api")
+	case "audits":
+		var in cases.OpenAudit
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenAudit(c.Request.Context(), actor, in, "api")
+	case "supplier-reviews":
+		var in cases.OpenSupplierReview
+		if !s.decode(c, &in) {
+			return
+		}
+		rec, err = s.Cases.OpenSupplierReview(c.Request.Context(), actor, in, c.GetHeader("Idempotency-Key"))
 	case "releases":
 		var in cases.OpenRelease
 		if !s.decode(c, &in) {
@@ -177,6 +195,12 @@ type actionBody struct {
 	Results            string                `json:"results"`
 	Passed             *bool                 `json:"passed"`
 	Accept             *bool                 `json:"accept"`
+	// Suppliers, their reviews and audits.
+	Contract  *workflows.SupplierContract `json:"contract"`
+	Dispute   string                      `json:"dispute"`
+	Rating    int                         `json:"rating"`
+	Decisions string                      `json:"decisions"`
+	Findings  []workflows.Finding         `json:"findings"`
 }
 
 func (s *server) act(c *gin.Context, k cases.Kind) {
@@ -199,6 +223,7 @@ func (s *server) act(c *gin.Context, k cases.Kind) {
 		Plan: b.Plan, AcceptanceCriteria: b.AcceptanceCriteria, RemovalPlan: b.RemovalPlan, CIUpdates: b.CIUpdates,
 		AcceptConflicts: b.AcceptConflicts, Title: b.Title, Description: b.Description, CIs: b.CIs,
 		Version: b.Version, Results: b.Results, Passed: b.Passed, Accept: b.Accept,
+		Contract: b.Contract, Dispute: b.Dispute, Rating: b.Rating, Decisions: b.Decisions, Findings: b.Findings,
 	}
 	// An Idempotency-Key makes a retried or double-clicked request apply once.
 	rec, err := s.Cases.Act(c.Request.Context(), k, c.Param("id"), a, c.GetHeader("Idempotency-Key"))

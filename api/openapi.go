@@ -282,6 +282,86 @@ func kindDocs() map[string]kindDoc {
 				link,
 			},
 		},
+		"suppliers": {
+			record:       reflect.TypeFor[workflows.Supplier](),
+			open:         reflect.TypeFor[cases.OpenSupplier](),
+			openRequired: []string{"name", "contract"},
+			openSummary:  "Register a supplier and its contract",
+			openDescription: "A supplier (ISO/IEC 20000-1 7.2) with its contract: scope, dependencies, the services and CMDB CIs it supports, service targets aligned to the customer's SLA " +
+				"(each no looser than the SLA target of its priority), the contract manager, the review interval (default suppliers.review_interval) and the end. " +
+				"A sub-contractor names its lead and works under the lead's contract: the lead's reviews cover its CIs. One long-running workflow per supplier opens a review each interval.",
+			openErrors: map[int]string{
+				403: "Only process owners and admins may register a supplier.",
+				409: "The lead supplier has ended.",
+				422: "A missing or overlong field, an unknown contract manager, service or CI, a target that is not aligned to the SLA, a lead that is not a lead supplier, an unknown field, malformed JSON or an oversized body.",
+			},
+			actErrors: map[int]string{
+				409: "The supplier has ended, a sub-contractor's review was triggered, or the contract amendment's change did not complete successfully or already amended it.",
+				422: "An unknown action, a field the action needs is missing, an unknown dispute, a contract that is not valid, an unknown field, malformed JSON or an oversized body.",
+			},
+			statuses: []string{workflows.SupActive, workflows.SupEnded},
+			actions: []actionDoc{
+				{name: "trigger_review", summary: "Open a review now (the contract manager or a process owner), for the period since the last; the schedule is unchanged."},
+				{name: "amend_contract", summary: "Amend the contract (process owners) through a change that completed successfully: contract is the whole new contract, id the change.", required: []string{"contract", "id"}},
+				{name: "record_dispute", summary: "Record a dispute with the supplier; it gets an id D1, D2…", required: []string{"summary"}},
+				{name: "work_dispute", summary: "Record work on an open dispute.", required: []string{"dispute", "notes"}},
+				{name: "close_dispute", summary: "Close a dispute with its resolution.", required: []string{"dispute", "resolution"}},
+				{name: "terminate", summary: "Terminate the contract (process owners): the review cycle stops.", required: []string{"reason"}},
+				{name: "add_subcontractor", summary: "Recorded by Kanri when a sub-contractor is registered; refused to anyone else."},
+				{name: "review_recorded", summary: "Recorded by Kanri when one of the supplier's reviews is recorded; refused to anyone else."},
+				comment,
+				link,
+			},
+		},
+		"supplier-reviews": {
+			record:          reflect.TypeFor[workflows.SupplierReview](),
+			open:            reflect.TypeFor[cases.OpenSupplierReview](),
+			openRequired:    []string{"supplier"},
+			openSummary:     "Open a supplier review now",
+			openDescription: "Reviews open on schedule, every contract's review interval; this opens one at once (trigger_review on the supplier, by its contract manager or a process owner) for the period since the last review, and answers with the review once it is recorded.",
+			openIdempotent:  true,
+			openErrors: map[int]string{
+				403: "Only the supplier's contract manager and process owners may open a review.",
+				404: "No such supplier.",
+				409: "The supplier has ended, or is a sub-contractor (reviewed within its lead's reviews).",
+				422: "No supplier, an unknown field, malformed JSON or an oversized body.",
+			},
+			actErrors: map[int]string{
+				409: "The review is already recorded.",
+				422: "An unknown action, a rating outside 1–5, no decisions, a finding without a summary, an unknown field, malformed JSON or an oversized body.",
+			},
+			statuses: []string{workflows.SrvOpen, workflows.SrvClosed},
+			actions: []actionDoc{
+				{name: "record", summary: "Record the review (the contract manager or a process owner): rating 1–5, the decisions, and findings [{summary, nonconformity, clause}]; each nonconformity raises a corrective action linked to the review.", required: []string{"rating", "decisions"}, optional: []string{"findings"}},
+				comment,
+				link,
+			},
+		},
+		"audits": {
+			record:      reflect.TypeFor[workflows.Audit](),
+			open:        reflect.TypeFor[cases.OpenAudit](),
+			openSummary: "Plan an internal audit",
+			openDescription: "An internal audit (ISO/IEC 20000-1 4.5.4.2): programme names an audit of audit_programme.audits, whose title, scope, criteria and auditor are the defaults of the fields here. " +
+				"An auditor who owns an audited process, or is a member or manager of an audited group or of a group working in an audited process, is refused: an auditor never audits their own work.",
+			openErrors: map[int]string{
+				403: "Only process owners and admins may plan an audit.",
+				409: "The auditor would audit their own work.",
+				422: "A missing or overlong field, an unknown programme entry, process, group or auditor, an empty scope, an unknown field, malformed JSON or an oversized body.",
+			},
+			actErrors: map[int]string{
+				409: "The action is not allowed in the audit's current status, or the new auditor would audit their own work.",
+				422: "An unknown action, a field the action needs is missing, a finding without a summary, an unknown user, an unknown field, malformed JSON or an oversized body.",
+			},
+			statuses: []string{workflows.AudPlanned, workflows.AudInProgress, workflows.AudReported, workflows.AudClosed},
+			actions: []actionDoc{
+				{name: "start", summary: "Start the audit (the auditor)."},
+				{name: "record_finding", summary: "Record findings (the auditor): [{summary, nonconformity, clause}]; each nonconformity raises a corrective action, which reports back when it closes.", required: []string{"findings"}},
+				{name: "report", summary: "Report the audit (the auditor): it closes when every corrective action it raised is verified.", required: []string{"summary"}},
+				{name: "reassign_auditor", summary: "Give the audit another auditor (process owners), who must be independent of its scope.", required: []string{"assignee"}},
+				comment,
+				link,
+			},
+		},
 		"releases": {
 			record:          reflect.TypeFor[workflows.Release](),
 			open:            reflect.TypeFor[cases.OpenRelease](),
@@ -608,6 +688,7 @@ func buildOpenAPI() (obj, error) {
 		},
 	})
 	s.configurationPaths(paths)
+	reportPaths(paths)
 	tags = append(tags,
 		obj{"name": "cmdb", "description": "The configuration management database: CIs, their revisions and relations, and baselines. CIs change only through changes."},
 		obj{"name": "reports", "description": "Reports for the process owners."},

@@ -211,6 +211,12 @@ func validatorActions() map[string][]string {
 			"confirm", "analyse_cause", "evaluate", "no_action", "plan", "record_results", "verify",
 			"approve_no_action", "reject_no_action", "comment", "link",
 		},
+		"suppliers": {
+			"trigger_review", "amend_contract", "terminate", "record_dispute", "work_dispute", "close_dispute",
+			"comment", "link", "add_subcontractor", "review_recorded",
+		},
+		"supplier-reviews": {"record", "comment", "link"},
+		"audits":           {"start", "record_finding", "report", "reassign_auditor", "comment", "link"},
 	}
 }
 
@@ -225,6 +231,9 @@ func validatorSource() map[string]struct{ file, receiver string } {
 		"releases":           {"release.go", "release"},
 		"corrective-actions": {"corrective.go", "corrective"},
 		"complaints":         {"complaint.go", "complaint"},
+		"suppliers":          {"supplier.go", "supplier"},
+		"supplier-reviews":   {"supplier_review.go", "supplierReview"},
+		"audits":             {"audit.go", "audit"},
 	}
 }
 
@@ -437,6 +446,7 @@ func documentedTypes() []any {
 		cases.OpenIncident{}, cases.OpenRequest{}, cases.OpenChange{}, cases.OpenProblem{}, cases.OpenRelease{},
 		cases.HistoryItem{}, cases.Evidence{}, cases.ScheduleItem{}, cases.CIRecord{}, cases.WriteCI{},
 		cases.TakeBaseline{}, cases.ProblemTrend{}, policy.Blackout{},
+		workflows.Supplier{}, cases.OpenSupplier{}, workflows.SupplierReview{}, cases.OpenSupplierReview{}, workflows.Audit{}, cases.OpenAudit{},
 		store.CI{}, store.Baseline{}, store.Impact{}, store.KnownError{},
 	}
 }

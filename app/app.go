@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/kanri-itsm/kanri/metrics"
 	"github.com/kanri-itsm/kanri/policy"
 	"github.com/kanri-itsm/kanri/store"
+	"github.com/kanri-itsm/kanri/tracing"
 )
 
 // Modes of running.
@@ -62,6 +65,20 @@ type Options struct {
 	Activities         int
 	WorkflowCache      int
 
+	// The PostgreSQL pool (store.Pool); zero keeps store.DefaultPool.
+	DBMaxOpenConns    int
+	DBMaxIdleConns    int
+	DBConnMaxLifetime time.Duration
+	DBConnMaxIdleTime time.Duration
+
+	// OTLPEndpoint turns on OpenTelemetry tracing (see package tracing);
+	// OTLPProtocol is grpc (default) or http/protobuf.
+	OTLPEndpoint string
+	OTLPProtocol string
+	// TracerProvider, when set, traces into it whatever OTLPEndpoint says
+	// (tests record spans in memory this way).
+	TracerProvider trace.TracerProvider
+
 	Logger *slog.Logger
 	// Stdout receives the ready message for a person; nil prints nothing.
 	Stdout io.Writer
@@ -94,6 +111,29 @@ func (o *Options) Settle(cfg *policy.Config) {
 	o.TemporalAddress = first(o.TemporalAddress, s.TemporalAddress, "127.0.0.1:7233")
 	o.TemporalNamespace = first(o.TemporalNamespace, s.TemporalNamespace, "default")
 	o.TaskQueue = first(o.TaskQueue, s.TaskQueue, "kanri")
+	o.TemporalTLS = o.TemporalTLS || s.TemporalTLS
+	o.TemporalCA = first(o.TemporalCA, s.TemporalTLSCA)
+	o.TemporalCert = first(o.TemporalCert, s.TemporalTLSCert)
+	o.TemporalKey = first(o.TemporalKey, s.TemporalTLSKey)
+	o.TemporalServerName = first(o.TemporalServerName, s.TemporalTLSServerName)
+	firstInt := func(vals ...int) int {
+		for _, v := range vals {
+			if v != 0 {
+				return v
+			}
+		}
+		return 0
+	}
+	o.WorkflowTasks = firstInt(o.WorkflowTasks, s.WorkflowTasks)
+	o.Activities = firstInt(o.Activities, s.Activities)
+	o.WorkflowCache = firstInt(o.WorkflowCache, s.WorkflowCache)
+	def := store.DefaultPool
+	o.DBMaxOpenConns = firstInt(o.DBMaxOpenConns, s.DBMaxOpenConns, def.MaxOpenConns)
+	o.DBMaxIdleConns = firstInt(o.DBMaxIdleConns, s.DBMaxIdleConns, def.MaxIdleConns)
+	o.DBConnMaxLifetime = cmp.Or(o.DBConnMaxLifetime, s.DBConnMaxLifetime.D(), def.ConnMaxLifetime)
+	o.DBConnMaxIdleTime = cmp.Or(o.DBConnMaxIdleTime, s.DBConnMaxIdleTime.D(), def.ConnMaxIdleTime)
+	o.OTLPEndpoint = first(o.OTLPEndpoint, s.OTLPEndpoint)
+	o.OTLPProtocol = first(o.OTLPProtocol, s.OTLPProtocol, tracing.ProtocolGRPC)
 	if o.Mode == ModeDev {
 		o.DatabaseURL = first(o.DatabaseURL, s.DatabaseURL, filepath.Join(o.DataDir, "kanri.db"))
 	} else {
@@ -102,6 +142,36 @@ func (o *Options) Settle(cfg *policy.Config) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+}
+
+// check refuses settled options that cannot work, naming the flag.
+func (o *Options) check() error {
+	var errs []error
+	for _, v := range []struct {
+		flag string
+		n    int64
+	}{
+		{"--workflow-tasks", int64(o.WorkflowTasks)}, {"--activities", int64(o.Activities)},
+		{"--workflow-cache", int64(o.WorkflowCache)}, {"--db-max-open-conns", int64(o.DBMaxOpenConns)},
+		{"--db-max-idle-conns", int64(o.DBMaxIdleConns)}, {"--db-conn-max-lifetime", int64(o.DBConnMaxLifetime)},
+		{"--db-conn-max-idle-time", int64(o.DBConnMaxIdleTime)},
+	} {
+		if v.n < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", v.flag))
+		}
+	}
+	switch o.OTLPProtocol {
+	case tracing.ProtocolGRPC, tracing.ProtocolHTTP:
+	default:
+		errs = append(errs, fmt.Errorf("--otlp-protocol %q: want %s or %s", o.OTLPProtocol, tracing.ProtocolGRPC, tracing.ProtocolHTTP))
+	}
+	return errors.Join(errs...)
+}
+
+// pool is the PostgreSQL pool the options ask for.
+func (o *Options) pool() store.Pool {
+	return store.Pool{MaxOpenConns: o.DBMaxOpenConns, MaxIdleConns: o.DBMaxIdleConns,
+		ConnMaxLifetime: o.DBConnMaxLifetime, ConnMaxIdleTime: o.DBConnMaxIdleTime}
 }
 
 // App is a running Kanri process.
@@ -121,6 +191,8 @@ type App struct {
 	closing  sync.Once
 	bg       *background
 	cases    *cases.Service
+	metrics  *metrics.Metrics
+	tracing  *tracing.Tracing
 }
 
 // Start brings the parts up in order: database (migrated and seeded), the
@@ -140,6 +212,9 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	if o.DatabaseURL == "" {
 		return nil, errors.New("--database-url is required (postgres://...)")
 	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	a = &App{opts: o, cfg: cfg, log: o.Logger, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -148,7 +223,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		}
 	}()
 
-	if a.store, err = store.Open(ctx, o.DatabaseURL); err != nil {
+	if a.store, err = store.OpenWithPool(ctx, o.DatabaseURL, o.pool()); err != nil {
 		return a, err
 	}
 	if o.Mode != ModeWorker {
@@ -170,15 +245,26 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		}
 		address = a.embedded.Address()
 	}
-	a.temporal, err = engine.Dial(engine.ClientOptions{
-		Address: address, Namespace: o.TemporalNamespace, TLS: o.TemporalTLS, CAFile: o.TemporalCA,
-		CertFile: o.TemporalCert, KeyFile: o.TemporalKey, ServerName: o.TemporalServerName, Logger: a.log,
-	})
-	if err != nil {
+	// The SDK reports its metrics on Kanri's registry, and traces (when
+	// configured) through the client's interceptors, which its workers
+	// share.
+	a.metrics = metrics.New()
+	if a.tracing, err = startTracing(ctx, o); err != nil {
+		return a, err
+	}
+	co := engine.ClientOptions{
+		Address: address, Namespace: o.TemporalNamespace, Logger: a.log,
+		MetricsHandler: a.metrics.Temporal(), Interceptors: a.tracing.Interceptors(),
+	}
+	if o.Mode != ModeDev {
+		// The embedded engine listens on loopback without TLS.
+		co.TLS, co.CAFile, co.CertFile, co.KeyFile, co.ServerName = o.TemporalTLS, o.TemporalCA, o.TemporalCert, o.TemporalKey, o.TemporalServerName
+	}
+	if a.temporal, err = engine.Dial(co); err != nil {
 		return a, err
 	}
 
-	m := metrics.New()
+	m := a.metrics
 	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, IDs: a.store, CMDB: a.store, Observer: m}, engine.WorkerOptions{
 		TaskQueue: o.TaskQueue, MaxConcurrentWorkflowTasks: o.WorkflowTasks, MaxConcurrentActivities: o.Activities,
 		WorkflowCache: o.WorkflowCache,
@@ -218,7 +304,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		return a, fmt.Errorf("listen on %s: %w", o.HTTPAddr, err)
 	}
 	a.http = &http.Server{
-		Handler:           api.New(apiOpts),
+		Handler:           a.tracing.Handler(api.New(apiOpts)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
@@ -226,7 +312,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	a.ready = time.Since(began)
 	a.announce(address)
 	a.log.Info("kanri ready", "command", o.Mode, "http", a.Addr(), "temporal", address,
-		"database", a.store.Dialect(), "took", a.ready.Round(time.Millisecond))
+		"database", a.store.Dialect(), "tracing", a.tracing != nil, "took", a.ready.Round(time.Millisecond))
 	return a, nil
 }
 
@@ -294,6 +380,11 @@ func (a *App) close() {
 	if a.temporal != nil {
 		a.temporal.Close()
 	}
+	// The spans of the last requests and tasks are flushed once nothing
+	// makes more.
+	if err := a.tracing.Shutdown(context.Background()); err != nil {
+		a.log.Warn("tracing shutdown", "err", err)
+	}
 	if a.embedded != nil {
 		if err := a.embedded.Stop(); err != nil {
 			a.log.Warn("engine stop", "err", err)
@@ -340,7 +431,10 @@ func Migrate(ctx context.Context, o Options) error {
 	if o.DatabaseURL == "" {
 		return errors.New("--database-url is required")
 	}
-	db, err := store.Open(ctx, o.DatabaseURL)
+	if err := o.check(); err != nil {
+		return err
+	}
+	db, err := store.OpenWithPool(ctx, o.DatabaseURL, o.pool())
 	if err != nil {
 		return err
 	}
@@ -426,4 +520,14 @@ func (a *App) announce(temporal string) {
 			return
 		}
 	}
+}
+
+// startTracing installs tracing when an OTLP endpoint is configured (or a
+// test gave a tracer provider); otherwise it returns nil and nothing is
+// installed.
+func startTracing(ctx context.Context, o Options) (*tracing.Tracing, error) {
+	if o.TracerProvider != nil {
+		return tracing.New(o.TracerProvider)
+	}
+	return tracing.Start(ctx, tracing.Options{Endpoint: o.OTLPEndpoint, Protocol: o.OTLPProtocol, Command: o.Mode})
 }

@@ -47,7 +47,8 @@ type Kind struct {
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
 	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}, {"releases", "REL"},
-		{"corrective-actions", "CAPA"}, {"complaints", "CMP"}}
+		{"corrective-actions", "CAPA"}, {"complaints", "CMP"}, {"suppliers", "SUP"}, {"supplier-reviews", "SRV"},
+		{"audits", "AUD"}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -452,6 +453,22 @@ func (s *Service) Act(ctx context.Context, kind Kind, id string, a workflows.Act
 	if err := s.checkReferences(ctx, a); err != nil {
 		return nil, err
 	}
+	// A contract amendment and a new auditor are checked against the
+	// directory and the changes, for those who may make them.
+	if a.Actor.Has(policy.RoleProcessOwner, policy.RoleAdmin) {
+		switch kind.Name {
+		case "suppliers":
+			if a, err = s.checkSupplierAction(ctx, row, a); err != nil {
+				return nil, err
+			}
+		case "audits":
+			if err := s.checkAuditAction(row, a); err != nil {
+				return nil, err
+			}
+		}
+	} else if kind.Name == "suppliers" {
+		a.ReviewEvery, a.Manager = 0, ""
+	}
 	// What follows reads the CMDB and the change schedule, which only
 	// staff may see; the workflow refuses anyone else with a 403.
 	staffActor := a.Actor.Has(policy.RoleAgent, policy.RoleAdmin)
@@ -721,18 +738,13 @@ func (s *Service) OpenCorrective(ctx context.Context, actor workflows.Actor, in 
 			return nil, fail(ErrInvalid, "group %q is not a known group", in.Group)
 		}
 	}
-	imp := s.Config.Improvement
 	id, num, err := s.Store.NextID(ctx, "corrective-actions", "CAPA")
 	if err != nil {
 		return nil, fmt.Errorf("open corrective action: %w", err)
 	}
 	return s.start(ctx, id, workflows.CorrectiveWorkflow, workflows.CorrectiveInput{
 		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
-		Source: src, Actor: actor, Owner: in.Owner, Group: in.Group,
-		Rules: workflows.CorrectiveRules{
-			ReminderBefore: imp.ReminderBefore.D(), EscalateAfter: imp.EscalateAfter.D(), EffectivenessAfter: imp.EffectivenessAfter.D(),
-			Managers: s.Config.Managers(), TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
-		},
+		Source: src, Actor: actor, Owner: in.Owner, Group: in.Group, Rules: s.correctiveRules(),
 	})
 }
 

@@ -33,6 +33,9 @@ func TestKanri(t *testing.T) {
 			t.Run("corrective action", func(t *testing.T) { testCorrective(t, k) })
 			t.Run("complaint", func(t *testing.T) { testComplaint(t, k) })
 			t.Run("health, readiness and metrics", func(t *testing.T) { testOperations(t, k) })
+			// The supplier's cycle restarts Kanri, which starts the metrics afresh.
+			t.Run("supplier review cycle", func(t *testing.T) { testSupplier(t, k) })
+			t.Run("internal audit", func(t *testing.T) { testAudit(t, k) })
 			t.Run("restart resumes cases and timers", func(t *testing.T) { testRestart(t, k) })
 		})
 	}

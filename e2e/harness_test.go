@@ -39,6 +39,7 @@ users:
   - {id: ron, name: Ron Requester, email: ron@example.com, token: ron-token}
   - {id: cab1, name: Cab One, email: cab1@example.com, roles: [agent], token: cab1-token}
   - {id: cab2, name: Cab Two, email: cab2@example.com, roles: [agent], token: cab2-token}
+  - {id: ivan, name: Ivan Auditor, email: ivan@example.com, roles: [agent], token: ivan-token}
 groups:
   - {id: service-desk, name: Service desk, members: [alice], manager: mona}
   - {id: second-line, name: Second line, members: [bob], manager: mona}
@@ -80,6 +81,16 @@ cmdb:
     - {id: mail-db, type: database, name: Mail store, owner: carl, runs_on: [srv-02]}
     - {id: mail-app, type: application, name: Mail server, owner: carl, version: "2.4", runs_on: [srv-01], depends_on: [mail-db]}
     - {id: payroll-app, type: application, name: Payroll, owner: carl, version: "7.1", runs_on: [srv-01]}
+improvement:
+  effectiveness_after: 3s
+suppliers:
+  manager: tess
+  record_within: 1h
+audit_programme:
+  processes:
+    - {id: incident, owner: tess, groups: [service-desk, second-line]}
+  audits:
+    - {id: 2026-incident, title: Incident management audit, scope: {processes: [incident]}, criteria: "ISO/IEC 20000-1 8.6", auditor: ivan}
 request_catalogue:
   - {id: password-reset, name: Password reset, group: service-desk, response: 1h, resolution: 4h}
   - {id: new-laptop, name: New laptop, group: service-desk, response: 8h, resolution: 5d, approval: {group: managers, quorum: 2}}

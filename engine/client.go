@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
@@ -27,26 +28,42 @@ type ClientOptions struct {
 	KeyFile    string
 	ServerName string
 	Logger     *slog.Logger
+	// MetricsHandler receives the SDK's metrics (worker task latencies,
+	// schedule-to-start, requests); the workers made from the client
+	// report through it too. Nil: none.
+	MetricsHandler client.MetricsHandler
+	// Interceptors are set on the client; those that are also worker
+	// interceptors (tracing) apply to its workers.
+	Interceptors []interceptor.ClientInterceptor
 }
 
 // Dial connects to the frontend.
 func Dial(o ClientOptions) (client.Client, error) {
-	opts := client.Options{HostPort: o.Address, Namespace: o.Namespace}
-	if o.Logger != nil {
-		opts.Logger = sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk"))
-	}
-	if o.TLS || o.CAFile != "" || o.CertFile != "" {
-		tc, err := tlsConfig(o)
-		if err != nil {
-			return nil, err
-		}
-		opts.ConnectionOptions.TLS = tc
+	opts, err := clientOptions(o)
+	if err != nil {
+		return nil, err
 	}
 	c, err := client.Dial(opts)
 	if err != nil {
 		return nil, fmt.Errorf("engine: dial temporal at %s: %w", o.Address, err)
 	}
 	return c, nil
+}
+
+func clientOptions(o ClientOptions) (client.Options, error) {
+	opts := client.Options{HostPort: o.Address, Namespace: o.Namespace,
+		MetricsHandler: o.MetricsHandler, Interceptors: o.Interceptors}
+	if o.Logger != nil {
+		opts.Logger = sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk"))
+	}
+	if o.TLS || o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" || o.ServerName != "" {
+		tc, err := tlsConfig(o)
+		if err != nil {
+			return opts, err
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	return opts, nil
 }
 
 func tlsConfig(o ClientOptions) (*tls.Config, error) {

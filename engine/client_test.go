@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 )
 
 // writeCert writes a self-signed certificate and its key as PEM files.
@@ -76,5 +79,55 @@ func TestTLSConfig(t *testing.T) {
 				t.Fatalf("err %v, want one that says %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestClientOptions(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir)
+	h := client.MetricsNopHandler
+	ic := &interceptor.InterceptorBase{}
+
+	opts, err := clientOptions(ClientOptions{Address: "temporal:7233", Namespace: "kanri-prod",
+		MetricsHandler: h, Interceptors: []interceptor.ClientInterceptor{ic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.HostPort != "temporal:7233" || opts.Namespace != "kanri-prod" {
+		t.Errorf("address and namespace: %q %q", opts.HostPort, opts.Namespace)
+	}
+	if opts.MetricsHandler != h || len(opts.Interceptors) != 1 || opts.Interceptors[0] != ic {
+		t.Errorf("the metrics handler and the interceptors must reach the SDK: %+v", opts)
+	}
+	if opts.ConnectionOptions.TLS != nil {
+		t.Error("TLS on without being asked for")
+	}
+
+	for _, c := range []struct {
+		name string
+		o    ClientOptions
+		mtls bool
+	}{
+		{"tls flag", ClientOptions{TLS: true}, false},
+		{"server name alone", ClientOptions{ServerName: "temporal.test"}, false},
+		{"CA alone", ClientOptions{CAFile: cert}, false},
+		{"mTLS", ClientOptions{CertFile: cert, KeyFile: key}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts, err := clientOptions(c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := opts.ConnectionOptions.TLS
+			if tc == nil {
+				t.Fatal("TLS off")
+			}
+			if got := len(tc.Certificates) == 1; got != c.mtls {
+				t.Errorf("client certificate presented: %v, want %v", got, c.mtls)
+			}
+		})
+	}
+	if _, err := clientOptions(ClientOptions{KeyFile: key}); err == nil {
+		t.Error("a key without a certificate was accepted")
 	}
 }

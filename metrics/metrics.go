@@ -17,10 +17,13 @@ type Metrics struct {
 	activityFailures *prometheus.CounterVec
 	HTTPRequests     *prometheus.CounterVec
 	HTTPDuration     *prometheus.HistogramVec
+	// sdk holds what the Temporal SDK reports through Temporal().
+	sdk *sdkCollector
 }
 
 // New creates the metrics on a fresh registry, with the Go runtime and
-// process collectors beside them.
+// process collectors and the Temporal SDK's metrics (see Temporal) beside
+// them.
 func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
@@ -46,9 +49,10 @@ func New() *Metrics {
 			Name: "kanri_http_request_duration_seconds", Help: "HTTP request latency, by method and route.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
+		sdk: newSDKCollector(),
 	}
 	m.Registry.MustRegister(m.casesOpened, m.transitions, m.slaWarnings, m.slaBreaches, m.activityFailures,
-		m.HTTPRequests, m.HTTPDuration,
+		m.HTTPRequests, m.HTTPDuration, m.sdk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

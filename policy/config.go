@@ -33,6 +33,8 @@ type Config struct {
 	RequestCatalogue []CatalogueItem `yaml:"request_catalogue" json:"request_catalogue"`
 	ReleasePolicy    ReleasePolicy   `yaml:"release_policy" json:"release_policy"`
 	Improvement      Improvement     `yaml:"improvement" json:"improvement"`
+	Suppliers        Suppliers       `yaml:"suppliers" json:"suppliers"`
+	AuditProgramme   AuditProgramme  `yaml:"audit_programme" json:"audit_programme"`
 	CMDB             CMDB            `yaml:"cmdb" json:"cmdb"`
 	Email            Email           `yaml:"email" json:"email"`
 	// Slack is the Slack connector's section, which that connector reads
@@ -346,6 +348,7 @@ func (c *Config) applyDefaults() {
 	if c.Improvement.ProcessOwner == "" && len(c.TopManagement) > 0 {
 		c.Improvement.ProcessOwner = c.TopManagement[0]
 	}
+	c.governanceDefaults()
 	if c.ReleasePolicy.EarlyLife == 0 {
 		c.ReleasePolicy.EarlyLife = Duration(7 * 24 * time.Hour)
 	}

@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 		p.add("release_policy.early_life", "must not be negative")
 	}
 	c.validateCMDB(&p, users)
+	c.validateGovernance(&p, users, groups)
 	c.validateEmail(&p)
 	if o := c.Improvement.ProcessOwner; o != "" && !users[o] {
 		p.add("improvement.process_owner", "unknown user %q", o)

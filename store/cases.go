@@ -118,7 +118,9 @@ func formatID(prefix string, num int64) string {
 //   - each notification is inserted unless (case_id, seq, recipient, channel)
 //     exists;
 //   - the schedule and the known error, if any, are written under the same
-//     seq guard as the case row.
+//     seq guard as the case row;
+//   - a transition that closes an incident or request sends its caller a
+//     satisfaction survey unless one was sent (see sendSurvey).
 //
 // An entry or notification with an empty CaseID takes p.Case.ID; a
 // notification with Seq 0 takes the entry's seq (or p.Case.Seq); a zero
@@ -203,6 +205,14 @@ func (s *Store) Project(ctx context.Context, p Projection) error {
 				utc(n.CreatedAt), utcPtr(n.SentAt), n.Attempts, n.LastError).Error
 			if err != nil {
 				return fmt.Errorf("notification %s/%s: %w", n.Channel, n.Recipient, err)
+			}
+		}
+
+		// Closing an incident or request sends its caller a satisfaction
+		// survey, once, with the closing transition (clause 7.1).
+		if surveyDue(c, entry) {
+			if err := sendSurvey(tx, c, entry, created); err != nil {
+				return fmt.Errorf("survey: %w", err)
 			}
 		}
 

@@ -560,6 +560,57 @@ var migrations = []migration{
 			)`),
 		)
 	}},
+	{14, "satisfaction_surveys", func(tx *gorm.DB) error {
+		// One satisfaction survey per closed incident or request (clause
+		// 7.1), sent to its caller with the closing transition; the score
+		// stays NULL until the caller answers, once.
+		return run(tx,
+			perDialect(`CREATE TABLE surveys (
+				case_id     TEXT PRIMARY KEY REFERENCES cases (id),
+				kind        TEXT NOT NULL,
+				caller      TEXT NOT NULL,
+				seq         INTEGER NOT NULL,
+				sent_at     TIMESTAMP NOT NULL,
+				score       INTEGER,
+				comment     TEXT NOT NULL DEFAULT '',
+				answered_at TIMESTAMP,
+				CHECK (score IS NULL OR score BETWEEN 1 AND 5)
+			)`, `CREATE TABLE surveys (
+				case_id     TEXT PRIMARY KEY REFERENCES cases (id),
+				kind        TEXT NOT NULL,
+				caller      TEXT NOT NULL,
+				seq         BIGINT NOT NULL,
+				sent_at     TIMESTAMPTZ NOT NULL,
+				score       INTEGER,
+				comment     TEXT NOT NULL DEFAULT '',
+				answered_at TIMESTAMPTZ,
+				CHECK (score IS NULL OR score BETWEEN 1 AND 5)
+			)`),
+			both(`CREATE INDEX surveys_sent ON surveys (sent_at)`),
+			both(`CREATE INDEX surveys_answered ON surveys (answered_at) WHERE answered_at IS NOT NULL`),
+			// An answer is a record of the customer's word: once given, the
+			// database refuses to change it, and no survey is removed.
+			perDialect(`CREATE TRIGGER surveys_answer_final BEFORE UPDATE ON surveys
+				WHEN OLD.answered_at IS NOT NULL
+				BEGIN SELECT RAISE(ABORT, 'a survey answer is final'); END`,
+				`CREATE FUNCTION surveys_answer_final() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN
+					IF TG_OP = 'DELETE' OR OLD.answered_at IS NOT NULL THEN
+						RAISE EXCEPTION 'a survey answer is final';
+					END IF;
+					RETURN NEW;
+				END
+				$$`),
+			perDialect(`CREATE TRIGGER surveys_no_delete BEFORE DELETE ON surveys
+				BEGIN SELECT RAISE(ABORT, 'a survey answer is final'); END`,
+				`CREATE TRIGGER surveys_answer_final BEFORE UPDATE OR DELETE ON surveys
+				FOR EACH ROW EXECUTE FUNCTION surveys_answer_final()`),
+			// Service reports count the transitions of a period: without
+			// this, every period reads the history of every case of a
+			// service since the first.
+			both(`CREATE INDEX history_at ON history (at)`),
+		)
+	}},
 }
 
 // migrationLock is the PostgreSQL advisory lock key that serializes

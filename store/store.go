@@ -59,10 +59,64 @@ type Store struct {
 // apply: the path is opened as a plain file name). Missing parent
 // directories are created.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWithPool(ctx, url, Pool{})
+}
+
+// Pool sizes the PostgreSQL connection pool of one process; a zero field
+// keeps its default (DefaultPool). SQLite ignores it: its pools are fixed
+// (one writer connection, a few readers).
+//
+// Every server and worker process holds its own pool, so MaxOpenConns
+// times the number of processes (plus `kanri migrate`) must stay below
+// PostgreSQL's max_connections, or a pooler's limit.
+type Pool struct {
+	MaxOpenConns int
+	MaxIdleConns int
+	// ConnMaxLifetime closes a connection this long after it was opened,
+	// so that connections move to a replica that failed over or to a
+	// new pooler instance.
+	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime closes a connection idle this long.
+	ConnMaxIdleTime time.Duration
+}
+
+// DefaultPool is the pool Open uses.
+var DefaultPool = Pool{MaxOpenConns: 32, MaxIdleConns: 8, ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute}
+
+// withDefaults fills p's zero fields from DefaultPool.
+func (p Pool) withDefaults() Pool {
+	d := DefaultPool
+	if p.MaxOpenConns > 0 {
+		d.MaxOpenConns = p.MaxOpenConns
+	}
+	if p.MaxIdleConns > 0 {
+		d.MaxIdleConns = p.MaxIdleConns
+	}
+	if p.ConnMaxLifetime > 0 {
+		d.ConnMaxLifetime = p.ConnMaxLifetime
+	}
+	if p.ConnMaxIdleTime > 0 {
+		d.ConnMaxIdleTime = p.ConnMaxIdleTime
+	}
+	return d
+}
+
+// OpenWithPool is Open with the PostgreSQL pool sized by p.
+func OpenWithPool(ctx context.Context, url string, p Pool) (*Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		return openPostgres(ctx, url)
+		return openPostgres(ctx, url, p.withDefaults())
 	}
 	return openSQLite(ctx, url)
+}
+
+// PoolStats reports the writer pool's database/sql statistics, among them
+// its MaxOpenConnections.
+func (s *Store) PoolStats() (sql.DBStats, error) {
+	d, err := s.db.DB()
+	if err != nil {
+		return sql.DBStats{}, err
+	}
+	return d.Stats(), nil
 }
 
 func gormConfig() *gorm.Config {
@@ -73,7 +127,7 @@ func gormConfig() *gorm.Config {
 	}
 }
 
-func openPostgres(ctx context.Context, url string) (*Store, error) {
+func openPostgres(ctx context.Context, url string, p Pool) (*Store, error) {
 	db, err := gorm.Open(postgres.Open(url), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
@@ -82,9 +136,10 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlDB.SetMaxOpenConns(32)
-	sqlDB.SetMaxIdleConns(8)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	sqlDB.SetMaxOpenConns(p.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(p.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(p.ConnMaxLifetime)
+	sqlDB.SetConnMaxIdleTime(p.ConnMaxIdleTime)
 	s := &Store{db: db, rdb: db, dialect: dialectPostgres}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()

@@ -186,6 +186,15 @@ type Action struct {
 	Results string `json:"results,omitempty"`
 	Passed  *bool  `json:"passed,omitempty"`
 	Accept  *bool  `json:"accept,omitempty"`
+	// Suppliers: a contract amendment (with the review interval the command
+	// layer parsed from it), a dispute's id, and a review's rating,
+	// decisions and findings; audits record findings too.
+	Contract    *SupplierContract `json:"contract,omitempty"`
+	ReviewEvery time.Duration     `json:"review_every,omitempty"`
+	Dispute     string            `json:"dispute,omitempty"`
+	Rating      int               `json:"rating,omitempty"`
+	Decisions   string            `json:"decisions,omitempty"`
+	Findings    []Finding         `json:"findings,omitempty"`
 	// Internal marks a comment as an internal note: mail on a case from
 	// someone who is neither its caller nor staff is kept, but not as a
 	// customer update.

@@ -329,6 +329,15 @@ func CorrectiveWorkflow(ctx workflow.Context, in CorrectiveInput) error {
 	if err := runTimers(ctx, &w.wake, ended, w.plan); err != nil {
 		return err
 	}
+	// A corrective action raised by an audit tells it that it closed: the
+	// audit closes when every action it raised is verified.
+	if p := workflow.GetInfo(ctx).ParentWorkflowExecution; p != nil &&
+		workflow.GetVersion(ctx, "tell-parent-closed", workflow.DefaultVersion, 1) == 1 {
+		st := CaseState{ID: w.rec.ID, Status: w.rec.Status, Success: w.rec.Closure == "effective"}
+		if err := workflow.SignalExternalWorkflow(ctx, p.ID, "", SignalChildOutcome, st).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not tell the raiser of a corrective action that it closed", "case", p.ID, "error", err)
+		}
+	}
 	return settle(ctx, idle)
 }
 

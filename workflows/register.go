@@ -11,4 +11,7 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(ReleaseWorkflow)
 	r.RegisterWorkflow(CorrectiveWorkflow)
 	r.RegisterWorkflow(ComplaintWorkflow)
+	r.RegisterWorkflow(SupplierWorkflow)
+	r.RegisterWorkflow(SupplierReviewWorkflow)
+	r.RegisterWorkflow(AuditWorkflow)
 }

@@ -348,6 +348,73 @@ func TestRecordHistories(t *testing.T) {
 		r.finish(chg, "change_from_problem")
 	})
 
+	t.Run("supplier, review and corrective action", func(t *testing.T) {
+		r.t = t
+		const id = "SUP-000101"
+		in := supplierInput()
+		in.ID, in.Num, in.Contract.CIs, in.Contract.End = id, 101, []string{"mail-app"}, ""
+		in.Rules.Corrective.EffectivenessAfter = 0
+		r.open(id, workflows.SupplierWorkflow, in)
+		r.mustAct(id, as(workflows.Action{Action: "record_dispute", Summary: "March invoice"}, sam))
+		r.mustAct(id, as(workflows.Action{Action: "work_dispute", Dispute: "D1", Notes: "credit note asked"}, sam))
+		r.mustAct(id, as(workflows.Action{Action: "trigger_review"}, sam))
+		r.waitFor(id, "review_opened")
+		var srv string
+		require.Eventually(t, func() bool { srv = r.rec.lastID("supplier-reviews"); return srv != "" }, 30*time.Second, 50*time.Millisecond)
+		r.mustAct(srv, as(workflows.Action{Action: "record", Rating: 2, Decisions: "improve", Findings: []workflows.Finding{
+			{Summary: "P1 resolution missed", Nonconformity: true}, {Summary: "late reports"}}}, sam))
+		r.finish(srv, "supplier_review")
+		var capa string
+		require.Eventually(t, func() bool { capa = r.rec.lastID("corrective-actions"); return capa != "" }, 30*time.Second, 50*time.Millisecond)
+		r.waitFor(id, "review_recorded")
+		r.mustAct(id, as(workflows.Action{Action: "close_dispute", Dispute: "D1", Resolution: "credited"}, sam))
+		r.mustAct(id, as(workflows.Action{Action: "terminate", Reason: "exit"}, paula))
+		r.finish(id, "supplier")
+		for _, a := range []workflows.Action{
+			as(workflows.Action{Action: "confirm"}, paula),
+			as(workflows.Action{Action: "analyse_cause", RootCause: "no weekend cover"}, paula),
+			as(workflows.Action{Action: "evaluate", NeedsChange: &yes, Reason: "recurring"}, paula),
+			as(workflows.Action{Action: "plan", Plan: "on-call", Assignee: "sam", Start: time.Now().Add(240 * time.Hour).UTC().Format(time.RFC3339)}, paula),
+			as(workflows.Action{Action: "record_results", Results: "rota signed"}, sam),
+		} {
+			r.mustAct(capa, a)
+		}
+		r.waitFor(capa, "effectiveness_check_due")
+		r.mustAct(capa, as(workflows.Action{Action: "verify", Success: &no, Notes: "still missed"}, paula))
+		r.mustAct(capa, as(workflows.Action{Action: "analyse_cause", RootCause: "no console access"}, paula))
+		r.mustAct(capa, as(workflows.Action{Action: "no_action", Reason: "supplier exits"}, paula))
+		r.mustAct(capa, as(workflows.Action{Action: "approve_no_action"}, tess))
+		r.finish(capa, "corrective_from_review")
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		r.t = t
+		const id = "AUD-000101"
+		in := auditInput()
+		in.ID, in.Num, in.Auditor, in.Rules.EffectivenessAfter = id, 101, "sam", 0
+		r.open(id, workflows.AuditWorkflow, in)
+		r.mustAct(id, as(workflows.Action{Action: "reassign_auditor", Assignee: "ivan"}, paula))
+		r.mustAct(id, as(workflows.Action{Action: "start"}, ivan))
+		prev := r.rec.lastID("corrective-actions")
+		r.mustAct(id, as(workflows.Action{Action: "record_finding", Findings: []workflows.Finding{{Summary: "no review", Nonconformity: true}}}, ivan))
+		var capa string
+		require.Eventually(t, func() bool { capa = r.rec.lastID("corrective-actions"); return capa != prev }, 30*time.Second, 50*time.Millisecond)
+		r.mustAct(id, as(workflows.Action{Action: "report", Summary: "one nonconformity"}, ivan))
+		for _, a := range []workflows.Action{
+			as(workflows.Action{Action: "confirm"}, paula),
+			as(workflows.Action{Action: "analyse_cause", RootCause: "no review step"}, paula),
+			as(workflows.Action{Action: "evaluate", NeedsChange: &yes, Reason: "required"}, paula),
+			as(workflows.Action{Action: "plan", Plan: "add the step", Assignee: "sam", Start: time.Now().Add(240 * time.Hour).UTC().Format(time.RFC3339)}, paula),
+			as(workflows.Action{Action: "record_results", Results: "step enforced"}, sam),
+		} {
+			r.mustAct(capa, a)
+		}
+		r.waitFor(capa, "effectiveness_check_due")
+		r.mustAct(capa, as(workflows.Action{Action: "verify", Success: &yes, Notes: "reviewed since"}, paula))
+		r.finish(capa, "corrective_from_audit")
+		r.finish(id, "audit")
+	})
+
 	t.Run("change with release", func(t *testing.T) {
 		r.t = t
 		const id = "CHG-000102"

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -35,7 +36,10 @@ commands:
 
 Run 'kanri <command> -h' for the flags of a command. Every flag can also be
 set in the environment as KANRI_<FLAG> (KANRI_DATA_DIR, KANRI_DATABASE_URL, ...)
-and in the configuration file's server section.
+and in the configuration file's server section as <flag> with _ for -
+(data_dir, database_url, ...). A flag wins over the environment, which wins
+over the file. Tracing also honours OTEL_EXPORTER_OTLP_ENDPOINT and
+OTEL_EXPORTER_OTLP_PROTOCOL (and their _TRACES_ forms) below KANRI_OTLP_*.
 `
 
 func main() {
@@ -88,6 +92,10 @@ func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog
 	fs.StringVar(&o.ConfigPath, "config", "", "YAML configuration file (env KANRI_CONFIG); none: built-in demo defaults")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "application database: postgres://... or a SQLite file path")
 	fs.StringVar(&o.TaskQueue, "task-queue", "", "Temporal task queue (default kanri)")
+	fs.IntVar(&o.DBMaxOpenConns, "db-max-open-conns", 0, "PostgreSQL: open connections per process at most (0: default 32)")
+	fs.IntVar(&o.DBMaxIdleConns, "db-max-idle-conns", 0, "PostgreSQL: idle connections kept per process (0: default 8)")
+	fs.DurationVar(&o.DBConnMaxLifetime, "db-conn-max-lifetime", 0, "PostgreSQL: close a connection this long after it opened (0: default 30m)")
+	fs.DurationVar(&o.DBConnMaxIdleTime, "db-conn-max-idle-time", 0, "PostgreSQL: close a connection idle this long (0: default 5m)")
 	var level string
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	switch mode {
@@ -112,13 +120,28 @@ func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog
 		fs.IntVar(&o.Activities, "activities", 0, "concurrent activities per worker (0: SDK default)")
 		fs.IntVar(&o.WorkflowCache, "workflow-cache", 0, "workflow executions kept in memory between tasks (0: SDK default, 10000)")
 	}
-	// The environment fills what the command line leaves unset.
+	if mode != "migrate" {
+		fs.StringVar(&o.OTLPEndpoint, "otlp-endpoint", "", "OpenTelemetry: send traces to this OTLP receiver, e.g. http://otel-collector:4317 (none: no tracing)")
+		fs.StringVar(&o.OTLPProtocol, "otlp-protocol", "", "OpenTelemetry: OTLP protocol, grpc or http/protobuf (default grpc)")
+	}
+	// The environment fills what the command line leaves unset: KANRI_<FLAG>,
+	// then OpenTelemetry's own variables for the exporter.
+	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		env := "KANRI_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok && v != "" {
-			_ = f.Value.Set(v)
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
 		}
 	})
+	if envErr != nil {
+		return o, lvl, envErr
+	}
+	if fs.Lookup("otlp-endpoint") != nil {
+		o.OTLPEndpoint = cmp.Or(o.OTLPEndpoint, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+		o.OTLPProtocol = cmp.Or(o.OTLPProtocol, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, lvl, err
 	}
@@ -129,4 +152,10 @@ func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog
 		return o, lvl, fmt.Errorf("--log-level: %w", err)
 	}
 	return o, lvl, nil
+}
+
+// envName is the environment variable of a flag: KANRI_ and the flag's name
+// in capitals with _ for -.
+func envName(flag string) string {
+	return "KANRI_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }

@@ -129,6 +129,32 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
   value: {{ .Values.temporal.namespace | quote }}
 - name: KANRI_TASK_QUEUE
   value: {{ .Values.temporal.taskQueue | quote }}
+{{- with .Values.database.pool }}
+{{- if .maxOpenConns }}
+- name: KANRI_DB_MAX_OPEN_CONNS
+  value: {{ .maxOpenConns | quote }}
+{{- end }}
+{{- if .maxIdleConns }}
+- name: KANRI_DB_MAX_IDLE_CONNS
+  value: {{ .maxIdleConns | quote }}
+{{- end }}
+{{- if .connMaxLifetime }}
+- name: KANRI_DB_CONN_MAX_LIFETIME
+  value: {{ .connMaxLifetime | quote }}
+{{- end }}
+{{- if .connMaxIdleTime }}
+- name: KANRI_DB_CONN_MAX_IDLE_TIME
+  value: {{ .connMaxIdleTime | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+- name: KANRI_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+- name: KANRI_OTLP_PROTOCOL
+  value: {{ .otlpProtocol | default "grpc" | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.temporal.tls }}
 {{- if .enabled }}
 - name: KANRI_TEMPORAL_TLS
