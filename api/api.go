@@ -112,11 +112,13 @@ func New(o Options) http.Handler {
 	for _, k := range cases.Kinds() {
 		k := k
 		g := v1.Group("/" + k.Name)
-		g.POST("", func(c *gin.Context) { s.create(c, k) })
 		g.GET("", func(c *gin.Context) { s.list(c, k) })
 		g.GET("/:id", func(c *gin.Context) { s.get(c, k) })
-		g.POST("/:id/actions", func(c *gin.Context) { s.act(c, k) })
 		g.GET("/:id/history", func(c *gin.Context) { s.history(c, k) })
+		if !k.ReadOnly {
+			g.POST("", func(c *gin.Context) { s.create(c, k) })
+			g.POST("/:id/actions", func(c *gin.Context) { s.act(c, k) })
+		}
 	}
 	// Satisfaction surveys of closed incidents and requests (clause 7.1),
 	// and the service reports (clause 6.2).

@@ -362,6 +362,10 @@ func kindDocs() map[string]kindDoc {
 				link,
 			},
 		},
+		"service-reports": {
+			record:   reflect.TypeFor[activities.ServiceReportRecord](),
+			statuses: []string{"closed"},
+		},
 		"releases": {
 			record:          reflect.TypeFor[workflows.Release](),
 			open:            reflect.TypeFor[cases.OpenRelease](),
@@ -655,9 +659,12 @@ func buildOpenAPI() (obj, error) {
 		s.notes[rec+".kind"] = obj{"const": k.Name}
 		s.notes[rec+".status"] = obj{"enum": d.statuses}
 		recRef := s.ref(d.record)
-		openName := s.input(d.open, d.openRequired)
-		actName := rec + "Action"
-		s.define(actName, s.actionSchema(k, d, body))
+		var openName, actName string
+		if !k.ReadOnly {
+			openName = s.input(d.open, d.openRequired)
+			actName = rec + "Action"
+			s.define(actName, s.actionSchema(k, d, body))
+		}
 		listName := rec + "List"
 		s.define(listName, obj{
 			"type":     "object",
@@ -771,7 +778,7 @@ func (s *schemaSet) paths(paths obj, k cases.Kind, d kindDoc, recRef obj, openNa
 		"401": problemRef(401, ""),
 		"503": problemRef(503, ""),
 	}
-	if len(d.openErrors) == 0 {
+	if len(d.openErrors) == 0 && !k.ReadOnly {
 		s.fail("kind %s: kindDocs has no openErrors", k.Name)
 	}
 	for code, desc := range d.openErrors {
@@ -793,6 +800,9 @@ func (s *schemaSet) paths(paths obj, k cases.Kind, d kindDoc, recRef obj, openNa
 		},
 		"post": create,
 	}
+	if k.ReadOnly {
+		delete(paths[base].(obj), "post")
+	}
 	paths[base+"/{id}"] = obj{
 		"parameters": []obj{idParam},
 		"get": obj{
@@ -806,6 +816,27 @@ func (s *schemaSet) paths(paths obj, k cases.Kind, d kindDoc, recRef obj, openNa
 			},
 		},
 	}
+	if !k.ReadOnly {
+		s.actionPath(paths, base, rec, actName, tags, idParam, idempotencyKey, recRef, d, k)
+	}
+	paths[base+"/{id}/history"] = obj{
+		"parameters": []obj{idParam},
+		"get": obj{
+			"operationId": "get" + rec + "History",
+			"summary":     "The case's history, oldest first",
+			"description": "Append-only: no request edits or deletes an entry.",
+			"tags":        tags,
+			"responses": obj{
+				"200": jsonResponse("The history.", schemaRef("HistoryList")),
+				"401": problemRef(401, ""),
+				"404": problemRef(404, ""),
+			},
+		},
+	}
+}
+
+// actionPath adds POST /{kind}/{id}/actions.
+func (s *schemaSet) actionPath(paths obj, base, rec, actName string, tags []string, idParam, idempotencyKey, recRef obj, d kindDoc, k cases.Kind) {
 	actErrors := map[int]string{
 		403: "",
 		404: "",
@@ -836,20 +867,6 @@ func (s *schemaSet) paths(paths obj, k cases.Kind, d kindDoc, recRef obj, openNa
 			"parameters":  []obj{idempotencyKey},
 			"requestBody": obj{"required": true, "content": obj{"application/json": obj{"schema": schemaRef(actName)}}},
 			"responses":   actResponses,
-		},
-	}
-	paths[base+"/{id}/history"] = obj{
-		"parameters": []obj{idParam},
-		"get": obj{
-			"operationId": "get" + rec + "History",
-			"summary":     "The case's history, oldest first",
-			"description": "Append-only: no request edits or deletes an entry.",
-			"tags":        tags,
-			"responses": obj{
-				"200": jsonResponse("The history.", schemaRef("HistoryList")),
-				"401": problemRef(401, ""),
-				"404": problemRef(404, ""),
-			},
 		},
 	}
 }
@@ -1385,6 +1402,8 @@ func schemaNames() map[reflect.Type]string {
 	return map[reflect.Type]string{
 		// store.Baseline is the one GET /api/v1/baselines shows.
 		reflect.TypeFor[activities.Baseline](): "ReleaseBaseline",
+		// The service report's list of open corrective actions.
+		reflect.TypeFor[store.OpenCorrective](): "ReportedCorrectiveAction",
 	}
 }
 

@@ -278,6 +278,11 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	apiOpts := api.Options{Metrics: m, Logger: a.log, Ready: a.checkReady}
 	if o.Mode != ModeWorker {
 		a.cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
+		// The monthly service reports (clause 6.2) run as one long-lived
+		// workflow; every server makes sure it runs, and the first wins.
+		if err = a.cases.EnsureServiceReports(ctx); err != nil {
+			return a, fmt.Errorf("start the monthly service reports: %w", err)
+		}
 		apiOpts.Cases = a.cases
 		apiOpts.Directory = a.store
 		apiOpts.MaxBodyBytes = cfg.Server.MaxBodyBytes

@@ -42,13 +42,18 @@ func fail(kind error, format string, args ...any) error {
 type Kind struct {
 	Name   string // path segment: "incidents"
 	Prefix string // id prefix: "INC"
+	// ReadOnly kinds are records Kanri issues itself (the monthly service
+	// reports): they are listed, read and have a history, but nobody opens
+	// them or acts on them through the API.
+	ReadOnly bool
 }
 
 // Kinds lists the kinds this build runs.
 func Kinds() []Kind {
-	return []Kind{{"incidents", "INC"}, {"requests", "REQ"}, {"changes", "CHG"}, {"problems", "PRB"}, {"releases", "REL"},
-		{"corrective-actions", "CAPA"}, {"complaints", "CMP"}, {"suppliers", "SUP"}, {"supplier-reviews", "SRV"},
-		{"audits", "AUD"}}
+	return []Kind{{Name: "incidents", Prefix: "INC"}, {Name: "requests", Prefix: "REQ"}, {Name: "changes", Prefix: "CHG"},
+		{Name: "problems", Prefix: "PRB"}, {Name: "releases", Prefix: "REL"}, {Name: "corrective-actions", Prefix: "CAPA"},
+		{Name: "complaints", Prefix: "CMP"}, {Name: "suppliers", Prefix: "SUP"}, {Name: "supplier-reviews", Prefix: "SRV"},
+		{Name: "audits", Prefix: "AUD"}, {Name: "service-reports", Prefix: "RPT", ReadOnly: true}}
 }
 
 // KindOf returns the kind named by a path segment.
@@ -441,6 +446,9 @@ func (s *Service) startWith(ctx context.Context, id string, wf any, input any, c
 // transition is in the database. requestID, when set, makes a retried
 // request (a double click) apply once.
 func (s *Service) Act(ctx context.Context, kind Kind, id string, a workflows.Action, requestID string) (json.RawMessage, error) {
+	if kind.ReadOnly {
+		return nil, fail(ErrConflict, "%s are issued by Kanri and take no actions", kind.Name)
+	}
 	row, err := s.Store.GetCase(ctx, id)
 	// Not canRead: a requester in an approving group acts on cases they
 	// did not raise. The workflow's validator decides who may do what.

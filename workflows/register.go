@@ -14,4 +14,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(SupplierWorkflow)
 	r.RegisterWorkflow(SupplierReviewWorkflow)
 	r.RegisterWorkflow(AuditWorkflow)
+	r.RegisterWorkflow(ServiceReportsWorkflow)
 }
