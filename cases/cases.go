@@ -767,6 +767,21 @@ type OpenComplaint struct {
 // OpenComplaint receives a complaint (clause 7.1): from the complainant, or
 // logged for them by the service desk.
 func (s *Service) OpenComplaint(ctx context.Context, actor workflows.Actor, in OpenComplaint, source string) (json.RawMessage, error) {
+	return s.openComplaint(ctx, "", actor, in, source)
+}
+
+// OpenComplaintAs receives a complaint under an id reserved before
+// (ReserveID), or answers with the complaint that id already holds, as
+// OpenIncidentAs does for incidents: a support mailbox routed to
+// complaints opens one complaint per mail however often it is read.
+func (s *Service) OpenComplaintAs(ctx context.Context, id string, actor workflows.Actor, in OpenComplaint, source string) (json.RawMessage, error) {
+	if id == "" {
+		return nil, fail(ErrInvalid, "OpenComplaintAs needs a reserved id")
+	}
+	return s.openComplaint(ctx, id, actor, in, source)
+}
+
+func (s *Service) openComplaint(ctx context.Context, reserved string, actor workflows.Actor, in OpenComplaint, source string) (json.RawMessage, error) {
 	if err := checkHeading(in.Title, in.Description); err != nil {
 		return nil, err
 	}
@@ -781,16 +796,26 @@ func (s *Service) OpenComplaint(ctx context.Context, actor workflows.Actor, in O
 		caller = ""
 	}
 	imp := s.Config.Improvement
+	input := func(id string, num int64) workflows.ComplaintInput {
+		return workflows.ComplaintInput{
+			ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
+			Caller: caller, Actor: actor, Source: source,
+			Rules: workflows.ComplaintRules{
+				ActionWithin: imp.ComplaintActionWithin.D(), EscalateAfter: imp.EscalateAfter.D(), ResponseWait: imp.ComplaintResponseWait.D(),
+				ServiceOwners: s.Config.ServiceOwners(), Manager: imp.Manager, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
+			},
+		}
+	}
+	if reserved != "" {
+		num, err := numOf(reserved, "CMP")
+		if err != nil {
+			return nil, err
+		}
+		return s.startOnce(ctx, reserved, workflows.ComplaintWorkflow, input(reserved, num))
+	}
 	id, num, err := s.Store.NextID(ctx, "complaints", "CMP")
 	if err != nil {
 		return nil, fmt.Errorf("open complaint: %w", err)
 	}
-	return s.start(ctx, id, workflows.ComplaintWorkflow, workflows.ComplaintInput{
-		ID: id, Num: num, Title: strings.TrimSpace(in.Title), Description: in.Description, Service: in.Service,
-		Caller: caller, Actor: actor, Source: source,
-		Rules: workflows.ComplaintRules{
-			ActionWithin: imp.ComplaintActionWithin.D(), EscalateAfter: imp.EscalateAfter.D(), ResponseWait: imp.ComplaintResponseWait.D(),
-			ServiceOwners: s.Config.ServiceOwners(), Manager: imp.Manager, TopManagement: slices.Clone(s.Config.TopManagement), ProcessOwner: imp.ProcessOwner,
-		},
-	})
+	return s.start(ctx, id, workflows.ComplaintWorkflow, input(id, num))
 }

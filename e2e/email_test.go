@@ -32,6 +32,8 @@ import (
 type mailServers struct {
 	t    *testing.T
 	user *imapmemserver.User
+	// complaints is a second mailbox, routed to complaints.
+	complaints *imapmemserver.User
 	imap string
 	smtp string
 
@@ -48,6 +50,11 @@ func startMailServers(t *testing.T) *mailServers {
 		t.Fatal(err)
 	}
 	mem.AddUser(m.user)
+	m.complaints = imapmemserver.NewUser("complaints@example.com", "pw")
+	if err := m.complaints.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(m.complaints)
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
@@ -165,7 +172,10 @@ email:
     - name: support
       imap: {addr: "%s", username: support@example.com, password: pw}
       route: {service: email, impact: medium, urgency: high}
-`, m.smtp, m.imap)
+    - name: complaints
+      imap: {addr: "%s", username: complaints@example.com, password: pw}
+      route: {kind: complaints, service: email}
+`, m.smtp, m.imap, m.imap)
 }
 
 // TestEmail: mail opens an incident, the caller's reply lands on it, the
@@ -179,6 +189,38 @@ func TestEmail(t *testing.T) {
 	}
 	ms := startMailServers(t)
 	k := startConfig(t, ms.config(), filepath.Join(t.TempDir(), "kanri.db"), "")
+
+	t.Run("complaint by mail", func(t *testing.T) {
+		raw := strings.ReplaceAll(`From: Rita Requester <rita@example.com>
+To: complaints@example.com
+Subject: Nobody answered my call
+Message-ID: <c1@client.test>
+
+I waited an hour on the phone.
+`, "\n", "\r\n")
+		for range 2 { // delivered twice: one complaint
+			if _, err := ms.complaints.Append("INBOX", strings.NewReader(raw), &imap.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		var found []map[string]any
+		for time.Now().Before(deadline) {
+			found = nil
+			for _, c := range k.must(200, "GET", "/api/v1/complaints", "alice-token", nil)["items"].([]any) {
+				if c := c.(map[string]any); c["title"] == "Nobody answered my call" {
+					found = append(found, c)
+				}
+			}
+			if len(found) > 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if len(found) != 1 || found[0]["complainant"] != "rita" || found[0]["source"] != "email" || found[0]["status"] != "received" || found[0]["service"] != "email" {
+			t.Fatalf("complaints from the mail: %v", found)
+		}
+	})
 
 	t.Run("English", func(t *testing.T) {
 		ms.deliver(`From: Rita Requester <rita@example.com>

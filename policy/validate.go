@@ -330,8 +330,8 @@ func (c *Config) validateEmail(p *problems) {
 		if m.IMAP.Username == "" {
 			p.add(path+".imap.username", "required")
 		}
-		if m.Route.Kind != "incidents" {
-			p.add(path+".route.kind", "%q: mail opens incidents", m.Route.Kind)
+		if m.Route.Kind != "incidents" && m.Route.Kind != "complaints" {
+			p.add(path+".route.kind", "%q: mail opens incidents or complaints", m.Route.Kind)
 		}
 		if !slices.ContainsFunc(c.Services, func(s Service) bool { return s.ID == m.Route.Service }) {
 			p.add(path+".route.service", "unknown service %q", m.Route.Service)

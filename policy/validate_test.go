@@ -130,6 +130,26 @@ func TestValidate(t *testing.T) {
 			`request_catalogue[1] (new-laptop).approval.group: unknown group "x"`},
 		{"item approval quorum", func(c *Config) { c.RequestCatalogue[1].Approval.Quorum = 2 },
 			`request_catalogue[1] (new-laptop).approval.quorum: 2 exceeds the 1 members of group "managers"`},
+		// suppliers and the audit programme
+		{"supplier manager known", func(c *Config) { c.Suppliers.Manager = "zed" }, `suppliers.manager: unknown user "zed"`},
+		{"review interval positive", func(c *Config) { c.Suppliers.ReviewInterval = -1 }, "suppliers.review_interval: must be positive"},
+		{"audited process owner known", func(c *Config) {
+			c.AuditProgramme.Processes = []AuditedProcess{{ID: "incident", Owner: "zed"}}
+		}, `audit_programme.processes[0] (incident).owner: unknown user "zed"`},
+		{"auditor independent of a group in scope", func(c *Config) {
+			c.AuditProgramme.Processes = []AuditedProcess{{ID: "incident", Owner: "tess", Groups: []string{"service-desk"}}}
+			c.AuditProgramme.Audits = []PlannedAudit{{ID: "a1", Title: "Incidents", Criteria: "8.6", Auditor: "alice",
+				Scope: AuditScope{Processes: []string{"incident"}}}}
+		}, "audit_programme.audits[0] (a1).auditor: alice works in group service-desk, which is in the audit's scope: an auditor may not audit their own work"},
+		{"auditor independent of a process they own", func(c *Config) {
+			c.AuditProgramme.Processes = []AuditedProcess{{ID: "incident", Owner: "tess"}}
+			c.AuditProgramme.Audits = []PlannedAudit{{ID: "a1", Title: "Incidents", Criteria: "8.6", Auditor: "tess",
+				Scope: AuditScope{Processes: []string{"incident"}}}}
+		}, "tess owns the incident process, which is in the audit's scope"},
+		{"audit scope known", func(c *Config) {
+			c.AuditProgramme.Audits = []PlannedAudit{{ID: "a1", Title: "Incidents", Criteria: "8.6", Auditor: "alice",
+				Scope: AuditScope{Processes: []string{"change"}}}}
+		}, `audit_programme.audits[0] (a1).scope.processes: unknown process "change"`},
 		// server
 		{"temporal port", func(c *Config) { c.Server.TemporalPort = 70000 }, "server.temporal_port: must be between 1 and 65535"},
 		{"max body", func(c *Config) { c.Server.MaxBodyBytes = -1 }, "server.max_body_bytes: must not be negative"},

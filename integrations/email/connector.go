@@ -22,6 +22,7 @@ import (
 type Cases interface {
 	ReserveID(ctx context.Context, kind cases.Kind) (string, error)
 	OpenIncidentAs(ctx context.Context, id string, actor workflows.Actor, in cases.OpenIncident, source string) (json.RawMessage, error)
+	OpenComplaintAs(ctx context.Context, id string, actor workflows.Actor, in cases.OpenComplaint, source string) (json.RawMessage, error)
 	Act(ctx context.Context, kind cases.Kind, id string, a workflows.Action, requestID string) (json.RawMessage, error)
 }
 
@@ -280,7 +281,7 @@ func waitsForCaller(row store.Case) bool {
 // case a reply to it continues.
 func (c *Connector) open(ctx context.Context, rec store.MailRecord, mailbox string, msg *Message, follows string) error {
 	route, ok := c.Routes[mailbox]
-	if !ok || route.Kind != "incidents" {
+	if !ok || (route.Kind != "incidents" && route.Kind != "complaints") {
 		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispIgnored, "mailbox "+mailbox+" opens no cases")
 	}
 	actor, known, err := c.sender(ctx, msg)
@@ -293,10 +294,10 @@ func (c *Connector) open(ctx context.Context, rec store.MailRecord, mailbox stri
 	if !c.verified(msg) {
 		return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispIgnored, "sender "+msg.From.Address+" not verified: no dmarc=pass from "+c.AuthServID)
 	}
-	incidents, _ := cases.KindOf("incidents")
+	kind, _ := cases.KindOf(route.Kind)
 	id := rec.CaseID
 	if id == "" {
-		if id, err = c.Cases.ReserveID(ctx, incidents); err != nil {
+		if id, err = c.Cases.ReserveID(ctx, kind); err != nil {
 			return err
 		}
 		// The reservation is durable before the case starts, and the
@@ -306,9 +307,16 @@ func (c *Connector) open(ctx context.Context, rec store.MailRecord, mailbox stri
 			return err
 		}
 	}
-	in := cases.OpenIncident{Title: title(msg.Subject), Description: body(msg), Service: route.Service,
-		Impact: route.Impact, Urgency: route.Urgency}
-	if _, err := c.Cases.OpenIncidentAs(ctx, id, actor, in, "email"); err != nil {
+	if route.Kind == "complaints" {
+		// A complaints mailbox: the mail is the complaint, from its sender.
+		in := cases.OpenComplaint{Title: title(msg.Subject), Description: body(msg), Service: route.Service}
+		_, err = c.Cases.OpenComplaintAs(ctx, id, actor, in, "email")
+	} else {
+		in := cases.OpenIncident{Title: title(msg.Subject), Description: body(msg), Service: route.Service,
+			Impact: route.Impact, Urgency: route.Urgency}
+		_, err = c.Cases.OpenIncidentAs(ctx, id, actor, in, "email")
+	}
+	if err != nil {
 		if refused(err) {
 			return c.Records.SettleMail(ctx, rec.DedupeKey, "", DispIgnored, err.Error())
 		}
@@ -317,7 +325,7 @@ func (c *Connector) open(ctx context.Context, rec store.MailRecord, mailbox stri
 	if follows != "" {
 		link := workflows.Action{Action: "link", Actor: actor, Kind: "incidents", ID: follows, Relation: "follows", Source: "email"}
 		link.Kind = kindOfID(follows)
-		if _, err := c.Cases.Act(ctx, incidents, id, link, "mail-"+rec.DedupeKey+"/link"); err != nil && !refused(err) {
+		if _, err := c.Cases.Act(ctx, kind, id, link, "mail-"+rec.DedupeKey+"/link"); err != nil && !refused(err) {
 			return err
 		}
 	}

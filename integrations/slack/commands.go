@@ -22,6 +22,7 @@ func (c *Connector) helpText() string {
 		"*Kanri* — service management in Slack:",
 		"`" + cmd + " incident <title>` report an incident",
 		"`" + cmd + " request <item>` request something from the catalogue",
+		"`" + cmd + " complaint <what went wrong>` make a complaint about the service",
 		"`" + cmd + " status <id>` show a case, e.g. INC-000042",
 		"`" + cmd + " mine` list your open cases",
 		"`" + cmd + " link <code>` link your Slack account to your Kanri user",
@@ -47,7 +48,7 @@ func (c *Connector) dispatchCommand(cmd slackapi.SlashCommand) (Ack, error) {
 	switch sub {
 	case "", "help":
 		return ephemeral(c.helpText()), nil
-	case "incident", "request", "status", "mine", "link":
+	case "incident", "request", "complaint", "status", "mine", "link":
 	default:
 		return ephemeral(fmt.Sprintf("I don't know %q.\n%s", sub, c.helpText())), nil
 	}
@@ -77,6 +78,8 @@ func (c *Connector) runCommand(ctx context.Context, cmd slackapi.SlashCommand, s
 			return
 		}
 		err = c.openView(ctx, cmd.TriggerID, c.requestModal(rest, meta))
+	case "complaint":
+		c.complain(ctx, cmd, actor, rest)
 	case "status":
 		c.showStatus(ctx, cmd, actor, rest)
 	case "mine":
@@ -86,6 +89,31 @@ func (c *Connector) runCommand(ctx context.Context, cmd slackapi.SlashCommand, s
 		c.log.Warn("slack: opening a modal failed", "command", sub, "user", cmd.UserID, "err", err)
 		c.tell(ctx, cmd.ResponseURL, cmd.UserID, "Kanri could not open the form. Please try the command again.")
 	}
+}
+
+// complain receives a complaint (clause 7.1) in the complainant's words:
+// the first line is its title, the whole text its description.
+func (c *Connector) complain(ctx context.Context, cmd slackapi.SlashCommand, actor workflows.Actor, text string) {
+	if text == "" {
+		c.tell(ctx, cmd.ResponseURL, cmd.UserID, fmt.Sprintf("Say what went wrong, e.g. `%s complaint nobody answered my call for an hour`.", c.cfg.command()))
+		return
+	}
+	title, _, _ := strings.Cut(text, "\n")
+	if r := []rune(title); len(r) > 200 {
+		title = string(r[:200]) + "…"
+	}
+	raw, err := c.cases.OpenComplaint(ctx, actor, cases.OpenComplaint{Title: title, Description: text}, Source)
+	if err != nil {
+		c.tell(ctx, cmd.ResponseURL, cmd.UserID, c.caseErrorText(err, "record your complaint"))
+		return
+	}
+	r, err := parseRecord(raw)
+	if err != nil {
+		c.log.Error("slack: complaint", "err", err)
+		c.tell(ctx, cmd.ResponseURL, cmd.UserID, "Kanri recorded your complaint.")
+		return
+	}
+	c.tell(ctx, cmd.ResponseURL, cmd.UserID, fmt.Sprintf("Your complaint %s is received: %s. The service desk will record and investigate it, and report back to you.", r.ID, r.Title))
 }
 
 func (c *Connector) showStatus(ctx context.Context, cmd slackapi.SlashCommand, actor workflows.Actor, arg string) {

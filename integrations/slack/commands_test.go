@@ -159,6 +159,29 @@ func TestMineListsTheCallersOpenCases(t *testing.T) {
 	}
 }
 
+// /kanri complaint receives a complaint from the linked user, titled by
+// its first line; without words it asks for them and opens nothing.
+func TestComplaintCommand(t *testing.T) {
+	e := newEnv(t)
+	e.command("U0ALICE", "complaint")
+	if got := e.lastResponse("cmd-U0ALICE"); !strings.Contains(got, "Say what went wrong") || len(e.cases.opens()) != 0 {
+		t.Fatalf("an empty complaint: %q, %d opened", got, len(e.cases.opens()))
+	}
+	e.command("U0ALICE", "complaint Nobody answered my call\nI waited an hour.")
+	opens := e.cases.opens()
+	if len(opens) != 1 {
+		t.Fatalf("opened %d cases", len(opens))
+	}
+	o := opens[0]
+	if o.Rec.Kind != "complaints" || o.Actor.ID != "alice" || o.Source != "slack" || o.Rec.Title != "Nobody answered my call" ||
+		o.Rec.Description != "Nobody answered my call\nI waited an hour." {
+		t.Fatalf("complaint: %+v", o)
+	}
+	if got := e.lastResponse("cmd-U0ALICE"); !strings.Contains(got, "CMP-000001 is received") {
+		t.Fatalf("answer: %q", got)
+	}
+}
+
 func TestStatusOfACaseThePersonCannotSee(t *testing.T) {
 	e := newEnv(t)
 	e.cases.add(fakeCase{ID: "INC-000003", Kind: "incidents", Title: "Someone else's", Status: "logged", Caller: "bob", CreatedBy: "bob"})

@@ -168,6 +168,16 @@ func (f *fakeCases) OpenRequest(_ context.Context, actor workflows.Actor, in cas
 	return marshal(c), nil
 }
 
+func (f *fakeCases) OpenComplaint(_ context.Context, actor workflows.Actor, in cases.OpenComplaint, source string) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &fakeCase{ID: f.newID("complaints", "CMP"), Kind: "complaints", Title: in.Title, Description: in.Description,
+		Status: "received", Caller: actor.ID, CreatedBy: actor.ID, Approvals: workflows.Approvals{}, UpdatedAt: f.now()}
+	f.recs[c.ID] = c
+	f.opened = append(f.opened, fakeOpen{Actor: actor, Source: source, Rec: *c})
+	return marshal(c), nil
+}
+
 func canRead(a workflows.Actor, c *fakeCase) bool {
 	return a.Has(policy.RoleAgent, policy.RoleAdmin, policy.RoleProcessOwner) || c.CreatedBy == a.ID || c.Caller == a.ID
 }

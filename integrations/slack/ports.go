@@ -17,6 +17,7 @@ import (
 type Cases interface {
 	OpenIncident(ctx context.Context, actor workflows.Actor, in cases.OpenIncident, source string) (json.RawMessage, error)
 	OpenRequest(ctx context.Context, actor workflows.Actor, in cases.OpenRequest, source string) (json.RawMessage, error)
+	OpenComplaint(ctx context.Context, actor workflows.Actor, in cases.OpenComplaint, source string) (json.RawMessage, error)
 	Get(ctx context.Context, kind cases.Kind, id string, actor workflows.Actor) (json.RawMessage, error)
 	List(ctx context.Context, kind cases.Kind, actor workflows.Actor, q cases.ListQuery) ([]json.RawMessage, string, error)
 	// Act applies an action; a second call with the same requestID applies
