@@ -376,8 +376,13 @@ func rptMonthly(t *testing.T, k *kanri, email rptReport) {
 	if err != nil || len(notes) != 1 || notes[0].Recipient != "mona" || notes[0].Event != "service_report" {
 		t.Errorf("notifications of %s: %+v, %v", id, notes, err)
 	}
-	if r := k.act("service-reports", id, "tess-token", map[string]any{"action": "comment", "body": "x"}); r.Status != 409 {
+	// Issued reports are read-only: there is no route to act on them, nor
+	// to open one.
+	if r := k.act("service-reports", id, "tess-token", map[string]any{"action": "comment", "body": "x"}); r.Status != 404 {
 		t.Errorf("an action on an issued report: %d %s", r.Status, r.Body)
+	}
+	if r := k.do("POST", "/api/v1/service-reports", "tess-token", map[string]any{}); r.Status != 405 {
+		t.Errorf("opening a report by hand: %d %s", r.Status, r.Body)
 	}
 }
 
