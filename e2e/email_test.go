@@ -34,8 +34,8 @@ type mailServers struct {
 	user *imapmemserver.User
 	// complaints is a second mailbox, routed to complaints.
 	complaints *imapmemserver.User
-	imap string
-	smtp string
+	imap       string
+	smtp       string
 
 	mu   sync.Mutex
 	sent []*mail.Message
