@@ -39,3 +39,27 @@ func TestSettlePrecedence(t *testing.T) {
 		t.Errorf("worker defaults: %+v", o)
 	}
 }
+
+// kanri dev keeps a small workflow cache unless told otherwise; a server
+// or worker keeps the SDK's default, and any setting wins over both.
+func TestWorkflowCacheDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		mode       string
+		flag, yaml int
+		want       int
+	}{
+		{ModeDev, 0, 0, DevWorkflowCache},
+		{ModeDev, 0, 900, 900},
+		{ModeDev, 50, 900, 50},
+		{ModeServer, 0, 0, 0},
+		{ModeWorker, 0, 700, 700},
+	} {
+		cfg := policy.Default()
+		cfg.Server.WorkflowCache = tt.yaml
+		o := Options{Mode: tt.mode, WorkflowCache: tt.flag}
+		o.Settle(cfg)
+		if o.WorkflowCache != tt.want {
+			t.Errorf("mode %s, flag %d, yaml %d: cache %d, want %d", tt.mode, tt.flag, tt.yaml, o.WorkflowCache, tt.want)
+		}
+	}
+}

@@ -81,6 +81,10 @@ type Options struct {
 	// WorkflowCache sizes the instance's workflow cache (0: the SDK's
 	// default), to weigh memory per open case against replays.
 	WorkflowCache int
+	// HeapProfile, when set, is where density writes a heap profile of the
+	// process while its incidents are open: where the memory per case goes
+	// (go tool pprof -sample_index=inuse_space).
+	HeapProfile string
 }
 
 // Result is one row of the report.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -315,6 +317,11 @@ func (r *runner) density(ctx context.Context, sz size) ([]Result, error) {
 	if err != nil {
 		return []Result{res}, err
 	}
+	if r.o.HeapProfile != "" {
+		if err := writeHeapProfile(r.o.HeapProfile); err != nil {
+			return []Result{res}, err
+		}
+	}
 	k := int64(opened.succeeded())
 	per := Footprint{
 		RSS: (after.RSS - before.RSS) / k, DB: (after.DB - before.DB) / k,
@@ -403,4 +410,24 @@ func slowestFilter(s sample, filters []string) (string, time.Duration) {
 		}
 	}
 	return name, worst
+}
+
+// writeHeapProfile writes the process's heap profile to path, and its
+// goroutines to path.goroutine: goroutine stacks (each cached workflow's
+// coroutines) are resident memory the heap profile does not show.
+func writeHeapProfile(path string) error {
+	for _, p := range []struct{ name, file string }{{"heap", path}, {"goroutine", path + ".goroutine"}} {
+		f, err := os.Create(p.file)
+		if err != nil {
+			return fmt.Errorf("%s profile: %w", p.name, err)
+		}
+		if err := pprof.Lookup(p.name).WriteTo(f, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("%s profile %s: %w", p.name, p.file, err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

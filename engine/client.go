@@ -104,15 +104,23 @@ type WorkerOptions struct {
 	WorkflowCache int
 }
 
+// SizeWorkflowCache sets how many workflow executions the process keeps in
+// memory between tasks (0 leaves the SDK's default). The SDK keeps one cache
+// per process and sizes it when the first worker of the process starts,
+// so this must come before any worker, the embedded server's included.
+func SizeWorkflowCache(n int) {
+	if n > 0 {
+		worker.SetStickyWorkflowCacheSize(n)
+	}
+}
+
 // NewWorker registers every workflow and activity of Kanri on a worker of the
 // task queue. The caller starts and stops it.
 func NewWorker(c client.Client, acts *activities.Activities, o WorkerOptions) worker.Worker {
 	if o.TaskQueue == "" {
 		o.TaskQueue = workflows.TaskQueue
 	}
-	if o.WorkflowCache > 0 {
-		worker.SetStickyWorkflowCacheSize(o.WorkflowCache)
-	}
+	SizeWorkflowCache(o.WorkflowCache)
 	w := worker.New(c, o.TaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize:  o.MaxConcurrentWorkflowTasks,
 		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,

@@ -92,6 +92,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	fs.StringVar(&a.opts.Service, "service", "", "service the incidents name; it must be in the target's catalogue (default email)")
 	level := fs.String("log-level", "warn", "log level of the in-process Kanri: debug, info, warn, error")
 	dupEvery := fs.Int("duplicate-every", 10, "email: every Nth mail re-delivers the one before with the same Message-ID (0: none)")
+	fs.StringVar(&a.opts.HeapProfile, "heap-profile", "", "density: write a heap profile to this file while the incidents are open")
 	fs.IntVar(&a.opts.WorkflowCache, "workflow-cache", 0, "workflow executions the fresh instance keeps in memory between tasks (0: SDK default, 10000)")
 
 	// The environment fills what the command line leaves unset, as for the
