@@ -114,6 +114,10 @@ func (c *Config) validateUsers(p *problems) map[string]bool {
 		path := item("users", i, u.ID)
 		if u.ID == "" {
 			p.add(path+".id", "required")
+		} else if u.ID == "system" {
+			// Kanri records its own transitions (timers, escalations, what
+			// one case tells another) as "system"; no person may be it.
+			p.add(path+".id", `"system" is reserved for Kanri's own entries`)
 		} else if j, dup := ids[u.ID]; dup {
 			p.add(path+".id", "duplicate id %q (also users[%d])", u.ID, j)
 		} else {

@@ -19,6 +19,7 @@ func TestValidate(t *testing.T) {
 		{"user id required", func(c *Config) { c.Users[6].ID = "" }, "users[6].id: required"},
 		{"user id unique", func(c *Config) { c.Users[2].ID = "alice"; c.Groups[1].Members = []string{"alice"} },
 			`users[2] (alice).id: duplicate id "alice" (also users[1])`},
+		{"system reserved", func(c *Config) { c.Users[6].ID = "system" }, `users[6] (system).id: "system" is reserved`},
 		{"role known", func(c *Config) { c.Users[0].Roles = []string{"admin", "root"} },
 			`users[0] (admin).roles[1]: unknown role "root" (want one of requester, agent, process_owner, admin)`},
 		{"token unique", func(c *Config) { c.Users[1].Token = c.Users[0].Token },
