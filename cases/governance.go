@@ -173,9 +173,8 @@ func checkList(field string, vs []string) error {
 // checkSupplierAction checks what the supplier's workflow cannot: that a
 // contract amendment comes through a change that completed, and the
 // amended contract itself. It attaches the new review interval and the new
-// contract manager's manager.
+// contract manager's manager, which only amend_contract reads.
 func (s *Service) checkSupplierAction(ctx context.Context, row store.Case, a workflows.Action) (workflows.Action, error) {
-	a.ReviewEvery, a.Manager = 0, ""
 	if a.Action != "amend_contract" {
 		return a, nil
 	}

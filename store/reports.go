@@ -313,25 +313,21 @@ func (b *reportBuilder) query(ctx context.Context, scan func(*sql.Rows) error, q
 
 // countCases counts, per service, the cases of a kind that meet cond.
 func (b *reportBuilder) countCases(ctx context.Context, kind, cond string, args ...any) (map[string]int64, error) {
-	out := map[string]int64{}
-	err := b.query(ctx, func(r *sql.Rows) error {
-		var (
-			svc string
-			n   int64
-		)
-		if err := r.Scan(&svc, &n); err != nil {
-			return err
-		}
-		out[svc] = n
-		return nil
-	}, `SELECT service, COUNT(*) FROM cases WHERE kind = ? AND service IN `+b.in()+` AND `+cond+` GROUP BY service`,
+	return b.countByService(ctx, `SELECT service, COUNT(*) FROM cases WHERE kind = ? AND service IN `+b.in()+` AND `+cond+` GROUP BY service`,
 		slices.Concat([]any{kind}, b.svc(), args)...)
-	return out, err
 }
 
 // countEntries counts, per service, the distinct cases of a kind with a
 // history entry in the period that meets cond.
 func (b *reportBuilder) countEntries(ctx context.Context, kind, cond string, args ...any) (map[string]int64, error) {
+	return b.countByService(ctx, `SELECT c.service, COUNT(DISTINCT c.id) FROM history h JOIN cases c ON c.id = h.case_id
+		WHERE c.kind = ? AND c.service IN `+b.in()+` AND h.at >= ? AND h.at < ? AND `+cond+`
+		GROUP BY c.service`,
+		slices.Concat([]any{kind}, b.svc(), []any{b.from, b.to}, args)...)
+}
+
+// countByService runs a query of (service, count) rows into a map.
+func (b *reportBuilder) countByService(ctx context.Context, q string, args ...any) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := b.query(ctx, func(r *sql.Rows) error {
 		var (
@@ -343,10 +339,7 @@ func (b *reportBuilder) countEntries(ctx context.Context, kind, cond string, arg
 		}
 		out[svc] = n
 		return nil
-	}, `SELECT c.service, COUNT(DISTINCT c.id) FROM history h JOIN cases c ON c.id = h.case_id
-		WHERE c.kind = ? AND c.service IN `+b.in()+` AND h.at >= ? AND h.at < ? AND `+cond+`
-		GROUP BY c.service`,
-		slices.Concat([]any{kind}, b.svc(), []any{b.from, b.to}, args)...)
+	}, q, args...)
 	return out, err
 }
 

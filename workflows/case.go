@@ -294,15 +294,21 @@ func receiveSignals[R any](ctx workflow.Context, p process[R]) (idle func() bool
 			var a Action
 			signals.Receive(ctx, &a)
 			busy = true
-			if err := p.validate(a); err != nil {
-				_ = p.transition(ctx, a.Actor.ID, "refused", p.status(), detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-			} else {
-				_ = p.apply(ctx, a)
-			}
+			applySignalled(ctx, p, a)
 			busy = false
 		}
 	})
 	return func() bool { return !busy }
+}
+
+// applySignalled applies one action that came by signal, with the same
+// checks as an update; a refusal is recorded, not dropped.
+func applySignalled[R any](ctx workflow.Context, p process[R], a Action) {
+	if err := p.validate(a); err != nil {
+		_ = p.transition(ctx, a.Actor.ID, "refused", p.status(), detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
+		return
+	}
+	_ = p.apply(ctx, a)
 }
 
 // inStatus is the validators' status check: a 409 unless the case is in

@@ -141,10 +141,10 @@ type supplier struct {
 	opened  bool
 	wake    wake
 	since   time.Time
-	// reviewed counts the scheduled reviews this run opened: each run opens
-	// one and continues as new, so a supplier's history stays short however
+	// reviewed: this run opened its scheduled review. Each run opens one
+	// and continues as new, so a supplier's history stays short however
 	// many years its contract runs.
-	reviewed int
+	reviewed bool
 }
 
 // SupplierWorkflow runs one supplier for the life of its contract: it
@@ -214,33 +214,24 @@ func SupplierWorkflow(ctx workflow.Context, in SupplierInput) error {
 		}
 	} else {
 		for _, a := range in.State.Pending {
-			w.receive(ctx, proc, a)
+			applySignalled(ctx, proc, a)
 		}
 	}
-	signals := workflow.GetSignalChannel(ctx, SignalAct)
-	busy := false
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var a Action
-			signals.Receive(ctx, &a)
-			busy = true
-			w.receive(ctx, proc, a)
-			busy = false
-		}
-	})
-	ended := func() bool { return w.rec.Status == SupEnded || w.reviewed > 0 }
+	idle := receiveSignals(ctx, proc)
+	ended := func() bool { return w.rec.Status == SupEnded || w.reviewed }
 	if err := runTimers(ctx, &w.wake, ended, w.plan); err != nil {
 		return err
 	}
-	if err := settle(ctx, func() bool { return !busy }); err != nil {
+	if err := settle(ctx, idle); err != nil {
 		return err
 	}
 	if w.rec.Status == SupEnded {
 		return nil
 	}
 	// Continue as new with what arrived meanwhile: the signal receiver is
-	// idle and does not run again in this run, so nothing is lost between
-	// draining the channel and the new run.
+	// idle, and this coroutine does not yield again before the run ends,
+	// so nothing is lost between draining the channel and the new run.
+	signals := workflow.GetSignalChannel(ctx, SignalAct)
 	st := &SupplierState{Record: w.rec, Seq: w.journal.Seq, Since: w.since}
 	for {
 		var a Action
@@ -252,15 +243,6 @@ func SupplierWorkflow(ctx workflow.Context, in SupplierInput) error {
 	next := in
 	next.State = st
 	return workflow.NewContinueAsNewError(ctx, SupplierWorkflow, next)
-}
-
-// receive applies a signalled action with the same checks as an update.
-func (w *supplier) receive(ctx workflow.Context, p process[Supplier], a Action) {
-	if err := p.validate(a); err != nil {
-		_ = w.transition(ctx, a.Actor.ID, "refused", w.rec.Status, detail("action", a.Action, "reason", err.Error(), "source", a.Source), nil)
-		return
-	}
-	_ = p.apply(ctx, a)
 }
 
 // firstReview is the first review's due time: one interval after the
@@ -311,7 +293,7 @@ func (w *supplier) scheduledReview(ctx workflow.Context) error {
 	if err := w.openReview(ctx, systemActor, "schedule"); err != nil {
 		return err
 	}
-	w.reviewed++
+	w.reviewed = true
 	return nil
 }
 
@@ -508,7 +490,9 @@ func (w *supplier) apply(ctx workflow.Context, a Action) error {
 		}
 		d["subcontractor"], d["cis"] = a.ID, a.CIs
 		for _, ci := range a.CIs {
-			r.SubcontractorCIs = appendNew(r.SubcontractorCIs, ci)
+			if !slices.Contains(r.SubcontractorCIs, ci) {
+				r.SubcontractorCIs = append(r.SubcontractorCIs, ci)
+			}
 		}
 	case "review_recorded":
 		if i := slices.IndexFunc(r.Reviews, func(s ReviewSummary) bool { return s.ID == a.ID }); i >= 0 {
@@ -521,12 +505,4 @@ func (w *supplier) apply(ctx workflow.Context, a Action) error {
 		applyLink(a, &r.Links, d)
 	}
 	return w.transition(ctx, a.Actor.ID, a.Action, from, d, notes)
-}
-
-// appendNew appends v unless the list has it.
-func appendNew(list []string, v string) []string {
-	if slices.Contains(list, v) {
-		return list
-	}
-	return append(list, v)
 }
