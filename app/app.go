@@ -72,6 +72,7 @@ type Options struct {
 	WorkflowTasks      int
 	Activities         int
 	WorkflowCache      int
+	WorkflowPollers    int
 
 	// The PostgreSQL pool (store.Pool); zero keeps store.DefaultPool.
 	DBMaxOpenConns    int
@@ -135,6 +136,7 @@ func (o *Options) Settle(cfg *policy.Config) {
 	o.WorkflowTasks = firstInt(o.WorkflowTasks, s.WorkflowTasks)
 	o.Activities = firstInt(o.Activities, s.Activities)
 	o.WorkflowCache = firstInt(o.WorkflowCache, s.WorkflowCache)
+	o.WorkflowPollers = firstInt(o.WorkflowPollers, s.WorkflowPollers, engine.DefaultWorkflowPollers)
 	if o.WorkflowCache == 0 && o.Mode == ModeDev {
 		o.WorkflowCache = DevWorkflowCache
 	}
@@ -163,7 +165,7 @@ func (o *Options) check() error {
 		n    int64
 	}{
 		{"--workflow-tasks", int64(o.WorkflowTasks)}, {"--activities", int64(o.Activities)},
-		{"--workflow-cache", int64(o.WorkflowCache)}, {"--db-max-open-conns", int64(o.DBMaxOpenConns)},
+		{"--workflow-cache", int64(o.WorkflowCache)}, {"--workflow-pollers", int64(o.WorkflowPollers)}, {"--db-max-open-conns", int64(o.DBMaxOpenConns)},
 		{"--db-max-idle-conns", int64(o.DBMaxIdleConns)}, {"--db-conn-max-lifetime", int64(o.DBConnMaxLifetime)},
 		{"--db-conn-max-idle-time", int64(o.DBConnMaxIdleTime)},
 	} {
@@ -282,7 +284,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 	m := a.metrics
 	a.worker = engine.NewWorker(a.temporal, &activities.Activities{Store: a.store, IDs: a.store, CMDB: a.store, Observer: m}, engine.WorkerOptions{
 		TaskQueue: o.TaskQueue, MaxConcurrentWorkflowTasks: o.WorkflowTasks, MaxConcurrentActivities: o.Activities,
-		WorkflowCache: o.WorkflowCache,
+		WorkflowCache: o.WorkflowCache, WorkflowPollers: o.WorkflowPollers,
 	})
 	if err = a.worker.Start(); err != nil {
 		a.worker = nil

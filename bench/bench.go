@@ -116,7 +116,7 @@ type Footprint struct {
 	RSS      int64 `json:"rss_bytes"`
 	DB       int64 `json:"db_bytes"`
 	AppDB    int64 `json:"app_db_bytes"`    // kanri.db and its journal
-	EngineDB int64 `json:"engine_db_bytes"` // temporal.db and its journal
+	EngineDB int64 `json:"engine_db_bytes"` // temporal.db, temporal-visibility.db and their journals
 }
 
 // size is how big a scenario runs.

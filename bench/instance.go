@@ -87,7 +87,7 @@ func (in *instance) footprint() Footprint {
 		switch {
 		case strings.HasPrefix(d.Name(), "kanri.db"):
 			f.AppDB += info.Size()
-		case strings.HasPrefix(d.Name(), "temporal.db"):
+		case strings.HasPrefix(d.Name(), "temporal"): // temporal.db, temporal-visibility.db
 			f.EngineDB += info.Size()
 		}
 		return nil

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/kanri-itsm/kanri/engine"
 	"github.com/kanri-itsm/kanri/policy"
 	"github.com/kanri-itsm/kanri/store"
 )
@@ -36,7 +37,9 @@ func (r *runner) engine(ctx context.Context, sz size) ([]Result, error) {
 		return nil, err
 	}
 	defer in.close()
-	w := worker.New(in.app.Temporal(), engineQueue, worker.Options{})
+	// The same pollers as Kanri's own worker, so that the baseline differs
+	// from intake only in what a case does.
+	w := worker.New(in.app.Temporal(), engineQueue, worker.Options{MaxConcurrentWorkflowTaskPollers: engine.DefaultWorkflowPollers})
 	w.RegisterWorkflowWithOptions(noop, workflow.RegisterOptions{Name: noopWorkflow})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start the %s worker: %w", engineQueue, err)

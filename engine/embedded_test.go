@@ -43,7 +43,7 @@ func TestStartOnTakenPortIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := EmbeddedOptions{Namespace: "default", Port: frontend, Logger: slog.New(slog.DiscardHandler)}
-	e, err := startOnPorts(opts, host, sqlConf, ports)
+	e, err := startOnPorts(opts, host, sqlConf, sqlConf, ports)
 	if err == nil {
 		e.Stop()
 		t.Fatal("the server started on a taken port")

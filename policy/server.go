@@ -27,6 +27,9 @@ type Server struct {
 	WorkflowTasks int `yaml:"workflow_tasks" json:"workflow_tasks,omitempty"`
 	Activities    int `yaml:"activities" json:"activities,omitempty"`
 	WorkflowCache int `yaml:"workflow_cache" json:"workflow_cache,omitempty"`
+	// Long polls each worker keeps open for workflow tasks (0: Kanri's
+	// default, engine.DefaultWorkflowPollers).
+	WorkflowPollers int `yaml:"workflow_pollers" json:"workflow_pollers,omitempty"`
 
 	// The PostgreSQL connection pool of each process (SQLite keeps its
 	// own: one writer, a few readers).

@@ -225,7 +225,16 @@ func openSQLite(ctx context.Context, raw string) (*Store, error) {
 	// took 42 ms a page, against 13 ms with statistics (bench_test.go). optimize=0x10002 analyzes the tables whose statistics
 	// are missing or stale, sampling at most analysis_limit rows per index.
 	// PostgreSQL's autovacuum keeps its own statistics.
-	if err := wdb.WithContext(ctx).Exec(`PRAGMA optimize=0x10002`).Error; err != nil {
+	// It runs in a transaction, which the writer begins IMMEDIATE: the
+	// write lock is taken up front and waited for (busy_timeout). Run
+	// alone, it read first and then upgraded to write, and SQLite answers
+	// an upgrade that another process beat with SQLITE_BUSY at once, so
+	// processes opening one file together (kanri migrate on every replica)
+	// failed.
+	err = wdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return tx.Exec(`PRAGMA optimize=0x10002`).Error
+	})
+	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: optimize: %w", path, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -19,6 +20,7 @@ import (
 type benchArgs struct {
 	scenario string
 	json     bool
+	cpu      string // where to write a CPU profile of the whole run
 	level    slog.Level
 	opts     bench.Options
 }
@@ -42,6 +44,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if a.cpu != "" {
+		f, err := os.Create(a.cpu)
+		if err != nil {
+			fmt.Fprintf(stderr, "kanri bench: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "kanri bench: start the CPU profile: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	results, runErr := bench.Run(ctx, a.scenario, a.opts)
 	if len(results) > 0 {
 		if err := printResults(a.json, results, stdout, stderr); err != nil {
@@ -93,6 +108,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	level := fs.String("log-level", "warn", "log level of the in-process Kanri: debug, info, warn, error")
 	dupEvery := fs.Int("duplicate-every", 10, "email: every Nth mail re-delivers the one before with the same Message-ID (0: none)")
 	fs.StringVar(&a.opts.HeapProfile, "heap-profile", "", "density: write a heap profile to this file while the incidents are open")
+	fs.StringVar(&a.cpu, "cpu-profile", "", "write a CPU profile of the whole run, engine and Kanri, to this file")
 	fs.IntVar(&a.opts.WorkflowCache, "workflow-cache", 0, "workflow executions the fresh instance keeps in memory between tasks (0: SDK default, 10000)")
 
 	// The environment fills what the command line leaves unset, as for the

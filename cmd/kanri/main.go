@@ -119,6 +119,7 @@ func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog
 		fs.IntVar(&o.WorkflowTasks, "workflow-tasks", 0, "concurrent workflow tasks per worker (0: SDK default)")
 		fs.IntVar(&o.Activities, "activities", 0, "concurrent activities per worker (0: SDK default)")
 		fs.IntVar(&o.WorkflowCache, "workflow-cache", 0, "workflow executions kept in memory between tasks (0: 256 for dev, the SDK default of 10000 otherwise)")
+		fs.IntVar(&o.WorkflowPollers, "workflow-pollers", 0, "long polls per worker for workflow tasks (0: 16)")
 	}
 	if mode != "migrate" {
 		fs.StringVar(&o.OTLPEndpoint, "otlp-endpoint", "", "OpenTelemetry: send traces to this OTLP receiver, e.g. http://otel-collector:4317 (none: no tracing)")

@@ -103,6 +103,7 @@ func TestSettingPrecedence(t *testing.T) {
 		{"workflow-tasks", "0", "11", "12", "13", func(o app.Options) string { return strconv.Itoa(o.WorkflowTasks) }},
 		{"activities", "0", "21", "22", "23", func(o app.Options) string { return strconv.Itoa(o.Activities) }},
 		{"workflow-cache", "0", "301", "302", "303", func(o app.Options) string { return strconv.Itoa(o.WorkflowCache) }},
+		{"workflow-pollers", "16", "4", "5", "6", func(o app.Options) string { return strconv.Itoa(o.WorkflowPollers) }},
 		{"db-max-open-conns", "32", "41", "42", "43", func(o app.Options) string { return strconv.Itoa(o.DBMaxOpenConns) }},
 		{"db-max-idle-conns", "8", "1", "2", "3", func(o app.Options) string { return strconv.Itoa(o.DBMaxIdleConns) }},
 		{"db-conn-max-lifetime", "30m0s", "1h0m0s", "2h0m0s", "3h0m0s", func(o app.Options) string { return o.DBConnMaxLifetime.String() }},
