@@ -273,6 +273,7 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		Address: address, Namespace: o.TemporalNamespace, Logger: a.log,
 		MetricsHandler: a.metrics.Temporal(), Interceptors: a.tracing.Interceptors(),
 	}
+	co.Uncompressed = o.Mode == ModeDev
 	if o.Mode != ModeDev {
 		// The embedded engine listens on loopback without TLS.
 		co.TLS, co.CAFile, co.CertFile, co.KeyFile, co.ServerName = o.TemporalTLS, o.TemporalCA, o.TemporalCert, o.TemporalKey, o.TemporalServerName

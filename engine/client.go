@@ -36,6 +36,10 @@ type ClientOptions struct {
 	// Interceptors are set on the client; those that are also worker
 	// interceptors (tracing) apply to its workers.
 	Interceptors []interceptor.ClientInterceptor
+	// Uncompressed sends requests without gzip, for a frontend in the same
+	// process: over loopback compressing every request and its answer was
+	// 3 % of the CPU of `kanri bench approve`, for no saving.
+	Uncompressed bool
 }
 
 // Dial connects to the frontend.
@@ -54,6 +58,9 @@ func Dial(o ClientOptions) (client.Client, error) {
 func clientOptions(o ClientOptions) (client.Options, error) {
 	opts := client.Options{HostPort: o.Address, Namespace: o.Namespace,
 		MetricsHandler: o.MetricsHandler, Interceptors: o.Interceptors}
+	if o.Uncompressed {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	if o.Logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk"))
 	}

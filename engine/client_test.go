@@ -131,3 +131,18 @@ func TestClientOptions(t *testing.T) {
 		t.Error("a key without a certificate was accepted")
 	}
 }
+
+// The embedded engine is reached over loopback, where gzip only costs CPU;
+// a cluster keeps the SDK's default.
+func TestUncompressedClientOptions(t *testing.T) {
+	opts, err := clientOptions(ClientOptions{Address: "127.0.0.1:7233", Uncompressed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !ok {
+		t.Errorf("compression %T, want none", opts.ConnectionOptions.GrpcCompression)
+	}
+	if opts, _ = clientOptions(ClientOptions{Address: "temporal:7233"}); opts.ConnectionOptions.GrpcCompression != nil {
+		t.Errorf("a cluster's client sets compression %T; the SDK's default (gzip) should stay", opts.ConnectionOptions.GrpcCompression)
+	}
+}
