@@ -21,9 +21,6 @@ func newRunner(o Options) *runner {
 	if o.Service == "" {
 		o.Service = "email"
 	}
-	if o.TimerTarget <= 0 {
-		o.TimerTarget = 20 * time.Second
-	}
 	if o.ListRequests <= 0 {
 		o.ListRequests = 1000
 	}

@@ -108,6 +108,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	level := fs.String("log-level", "warn", "log level of the in-process Kanri: debug, info, warn, error")
 	dupEvery := fs.Int("duplicate-every", 10, "email: every Nth mail re-delivers the one before with the same Message-ID (0: none)")
 	fs.StringVar(&a.opts.HeapProfile, "heap-profile", "", "density: write a heap profile to this file while the incidents are open")
+	fs.DurationVar(&a.opts.TimerTarget, "timer-target", 0, "timers: the P1 response target, after each opening (default 10 ms per incident, at least 20s: the openings end before the first timer is due)")
 	fs.StringVar(&a.cpu, "cpu-profile", "", "write a CPU profile of the whole run, engine and Kanri, to this file")
 	fs.IntVar(&a.opts.WorkflowCache, "workflow-cache", 0, "workflow executions the fresh instance keeps in memory between tasks (0: SDK default, 10000)")
 
