@@ -240,8 +240,10 @@ func SupplierWorkflow(ctx workflow.Context, in SupplierInput) error {
 		}
 		st.Pending = append(st.Pending, a)
 	}
+	// The rules go on as this run left them: an amended contract changed
+	// the review interval and the escalation manager.
 	next := in
-	next.State = st
+	next.Rules, next.State = w.rules, st
 	return workflow.NewContinueAsNewError(ctx, SupplierWorkflow, next)
 }
 

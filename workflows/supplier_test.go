@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kanri-itsm/kanri/activities"
@@ -366,4 +367,39 @@ func TestSupplierNewRunAppliesPendingActions(t *testing.T) {
 	r := rowRecord[workflows.Supplier](t, rows[2])
 	require.Len(t, r.Disputes, 1)
 	requireTime(t, t0.Add(180*supDay), *r.NextReview)
+}
+
+// An amended contract's review interval and escalation manager outlast the
+// run that applied them: the next run gets the amended rules, not the ones
+// the supplier was registered with.
+func TestSupplierAmendmentSurvivesContinueAsNew(t *testing.T) {
+	h := newHarness(t, t0)
+	h.env.RegisterWorkflow(workflows.SupplierReviewWorkflow)
+	h.ids()
+	h.figures()
+	in := supplierInput()
+	rec := workflows.Supplier{ID: in.ID, Kind: "suppliers", Title: in.Name, Status: workflows.SupActive, Contract: in.Contract,
+		Subcontractors: []string{}, SubcontractorCIs: []string{}, ContractChanges: []string{}, Disputes: []workflows.Dispute{},
+		Reviews: []workflows.ReviewSummary{}, Links: []workflows.Link{}, CreatedAt: t0, CreatedBy: "paula"}
+	next := t0.Add(90 * supDay)
+	rec.NextReview = &next
+	amended := in.Contract
+	amended.ReviewInterval = "30d"
+	in.State = &workflows.SupplierState{Record: rec, Seq: 1, Since: t0, Pending: []workflows.Action{
+		as(workflows.Action{Action: "amend_contract", ID: "CHG-000001", Contract: &amended, ReviewEvery: 30 * supDay, Manager: "max"}, paula),
+	}}
+	h.env.OnSignalExternalWorkflow(mock.Anything, in.ID, "", workflows.SignalAct, mock.Anything).Return(nil)
+	h.actOn(30*supDay+time.Hour, "SRV-000001", as(workflows.Action{Action: "record", Rating: 4, Decisions: "continue"}, sam))
+	h.env.ExecuteWorkflow(workflows.SupplierWorkflow, in)
+	require.True(t, h.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, h.env.GetWorkflowError(), &can, "the run continues as new after its review")
+
+	require.Equal(t, []string{"amend_contract", "review_opened"}, h.caseActions(in.ID))
+	requireTime(t, t0.Add(30*supDay), h.rows(in.ID)[1].Entry.At)
+	var nextIn workflows.SupplierInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &nextIn))
+	require.Equal(t, 30*supDay, nextIn.Rules.ReviewEvery, "the next run reviews at the amended interval")
+	require.Equal(t, "max", nextIn.Rules.Escalate, "the next run escalates to the amended manager")
+	requireTime(t, t0.Add(60*supDay), *nextIn.State.Record.NextReview)
 }
