@@ -93,8 +93,11 @@ func TestIssueServiceReport(t *testing.T) {
 	if err := a.IssueServiceReport(ctx, ServiceReportIssue{ID: "RPT-000002", Num: 2, Service: ReportService{ID: "fax"}, From: from, To: to, At: to}); err != nil {
 		t.Fatal(err)
 	}
-	if ns, _ := db.Notifications(ctx, "RPT-000002"); len(ns) != 0 {
-		t.Errorf("notifications of an ownerless report: %+v", ns)
+	if _, err := db.GetCase(ctx, "RPT-000002"); err != nil {
+		t.Fatalf("the ownerless report was not issued: %v", err)
+	}
+	if ns, err := db.Notifications(ctx, "RPT-000002"); err != nil || len(ns) != 0 {
+		t.Errorf("notifications of an ownerless report: %+v (%v)", ns, err)
 	}
 	if err := a.IssueServiceReport(ctx, ServiceReportIssue{ID: "RPT-000003", Service: ReportService{ID: "email"}, From: to, To: from}); err == nil {
 		t.Error("an empty period was issued")

@@ -125,24 +125,16 @@ func (o *Options) Settle(cfg *policy.Config) {
 	o.TemporalCert = first(o.TemporalCert, s.TemporalTLSCert)
 	o.TemporalKey = first(o.TemporalKey, s.TemporalTLSKey)
 	o.TemporalServerName = first(o.TemporalServerName, s.TemporalTLSServerName)
-	firstInt := func(vals ...int) int {
-		for _, v := range vals {
-			if v != 0 {
-				return v
-			}
-		}
-		return 0
-	}
-	o.WorkflowTasks = firstInt(o.WorkflowTasks, s.WorkflowTasks)
-	o.Activities = firstInt(o.Activities, s.Activities)
-	o.WorkflowCache = firstInt(o.WorkflowCache, s.WorkflowCache)
-	o.WorkflowPollers = firstInt(o.WorkflowPollers, s.WorkflowPollers, engine.DefaultWorkflowPollers)
+	o.WorkflowTasks = cmp.Or(o.WorkflowTasks, s.WorkflowTasks)
+	o.Activities = cmp.Or(o.Activities, s.Activities)
+	o.WorkflowCache = cmp.Or(o.WorkflowCache, s.WorkflowCache)
+	o.WorkflowPollers = cmp.Or(o.WorkflowPollers, s.WorkflowPollers, engine.DefaultWorkflowPollers)
 	if o.WorkflowCache == 0 && o.Mode == ModeDev {
 		o.WorkflowCache = DevWorkflowCache
 	}
 	def := store.DefaultPool
-	o.DBMaxOpenConns = firstInt(o.DBMaxOpenConns, s.DBMaxOpenConns, def.MaxOpenConns)
-	o.DBMaxIdleConns = firstInt(o.DBMaxIdleConns, s.DBMaxIdleConns, def.MaxIdleConns)
+	o.DBMaxOpenConns = cmp.Or(o.DBMaxOpenConns, s.DBMaxOpenConns, def.MaxOpenConns)
+	o.DBMaxIdleConns = cmp.Or(o.DBMaxIdleConns, s.DBMaxIdleConns, def.MaxIdleConns)
 	o.DBConnMaxLifetime = cmp.Or(o.DBConnMaxLifetime, s.DBConnMaxLifetime.D(), def.ConnMaxLifetime)
 	o.DBConnMaxIdleTime = cmp.Or(o.DBConnMaxIdleTime, s.DBConnMaxIdleTime.D(), def.ConnMaxIdleTime)
 	o.OTLPEndpoint = first(o.OTLPEndpoint, s.OTLPEndpoint)

@@ -79,8 +79,8 @@ type Options struct {
 	// scenario a re-delivery of the one before, with the same Message-ID
 	// (default 10; negative: none).
 	DuplicateEvery int
-	// WorkflowCache sizes the instance's workflow cache (0: the SDK's
-	// default), to weigh memory per open case against replays.
+	// WorkflowCache sizes the instance's workflow cache (0: kanri dev's,
+	// app.DevWorkflowCache), to weigh memory per open case against replays.
 	WorkflowCache int
 	// HeapProfile, when set, is where density writes a heap profile of the
 	// process while its incidents are open: where the memory per case goes

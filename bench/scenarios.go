@@ -47,7 +47,7 @@ func (r *runner) engine(ctx context.Context, sz size) ([]Result, error) {
 	defer w.Stop()
 
 	c := in.app.Temporal()
-	run := func(eager bool) sample {
+	startAll := func(eager bool) sample {
 		prefix := "bench-engine"
 		if eager {
 			prefix = "bench-engine-eager"
@@ -65,7 +65,7 @@ func (r *runner) engine(ctx context.Context, sz size) ([]Result, error) {
 			return nil
 		})
 	}
-	s := run(false)
+	s := startAll(false)
 	res := s.result(Engine, sz.c)
 	res.Notes = "empty workflows, start to completion"
 	in.measure(&res)
@@ -77,7 +77,7 @@ func (r *runner) engine(ctx context.Context, sz size) ([]Result, error) {
 	// queue. Kanri opens cases with update-with-start, which the SDK cannot
 	// start eagerly: this row is the headroom a change of that design
 	// would have, not a baseline Kanri's rows are divided by.
-	es := run(true)
+	es := startAll(true)
 	eager := es.result(Engine+"/eager", sz.c)
 	eager.Notes = "the same, started eagerly (not Kanri's path)"
 	in.measure(&eager)

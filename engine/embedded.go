@@ -85,23 +85,20 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	// `kanri bench engine`. A data directory made before the split keeps
 	// its one file, so that no workflow drops out of the index.
 	visPath := filepath.Join(opts.DataDir, "temporal-visibility.db")
-	_, statErr := os.Stat(dbPath)
-	fresh := errors.Is(statErr, os.ErrNotExist)
-	if _, err := os.Stat(visPath); !fresh && errors.Is(err, os.ErrNotExist) {
-		visPath = dbPath
+	hasDB, hasVis := exists(dbPath), exists(visPath)
+	if hasDB && !hasVis {
+		visPath = dbPath // made before the split
 	}
 	sqlConf := sqliteConfig(dbPath)
 	visConf := sqliteConfig(visPath)
-	if fresh {
+	if !hasDB {
 		if err := sqliteschema.SetupSchema(sqlConf); err != nil {
 			return nil, fmt.Errorf("engine: create schema in %s: %w", dbPath, err)
 		}
 	}
-	if visPath != dbPath {
-		if _, err := os.Stat(visPath); errors.Is(err, os.ErrNotExist) {
-			if err := setupVisibility(visConf); err != nil {
-				return nil, err
-			}
+	if visPath != dbPath && !hasVis {
+		if err := setupVisibility(visConf); err != nil {
+			return nil, err
 		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, nil)
@@ -309,6 +306,14 @@ func sqliteConfig(path string) *config.SQL {
 			"cache_size":   "-32768",
 		},
 	}
+}
+
+// exists reports whether a file is at path; any error but its absence
+// counts as there, so that StartEmbedded never sets up a schema over a file
+// it merely could not stat.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
 }
 
 func freePort(host string) (int, error) {

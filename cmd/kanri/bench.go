@@ -110,7 +110,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchArgs, error) {
 	fs.StringVar(&a.opts.HeapProfile, "heap-profile", "", "density: write a heap profile to this file while the incidents are open")
 	fs.DurationVar(&a.opts.TimerTarget, "timer-target", 0, "timers: the P1 response target, after each opening (default 10 ms per incident, at least 20s: the openings end before the first timer is due)")
 	fs.StringVar(&a.cpu, "cpu-profile", "", "write a CPU profile of the whole run, engine and Kanri, to this file")
-	fs.IntVar(&a.opts.WorkflowCache, "workflow-cache", 0, "workflow executions the fresh instance keeps in memory between tasks (0: SDK default, 10000)")
+	fs.IntVar(&a.opts.WorkflowCache, "workflow-cache", 0, "workflow executions the fresh instance keeps in memory between tasks (0: kanri dev's default, 256)")
 
 	// The environment fills what the command line leaves unset, as for the
 	// other commands (KANRI_URL, KANRI_TOKEN keep the token out of ps).
