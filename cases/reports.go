@@ -149,27 +149,19 @@ func (s *Service) AnswerSurvey(ctx context.Context, kind Kind, id string, actor 
 	if row.Status != "closed" {
 		return store.Survey{}, fail(ErrConflict, "%s is %s: its survey is sent when it closes", id, row.Status)
 	}
-	prev, err := s.Store.GetSurvey(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Survey{}, fail(ErrConflict, "%s closed without a survey being sent", id)
-	case err != nil:
-		return store.Survey{}, fmt.Errorf("survey of %s: %w", id, err)
-	case prev.Status == store.SurveyAnswered:
-		return store.Survey{}, fail(ErrConflict, "the survey of %s has been answered already", id)
-	}
-	if in.Score < 1 || in.Score > 5 {
-		return store.Survey{}, fail(ErrInvalid, "score must be a whole number from 1 (very dissatisfied) to 5 (very satisfied), not %d", in.Score)
-	}
 	if err := checkText("comment", in.Comment, false, maxText); err != nil {
 		return store.Survey{}, err
 	}
+	// The store checks the rest in its one guarded write: that a survey
+	// was sent, that it is not answered yet, and the score.
 	v, err := s.Store.AnswerSurvey(ctx, id, in.Score, in.Comment, time.Now().UTC())
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Survey{}, fail(ErrConflict, "%s closed without a survey being sent", id)
 	case errors.Is(err, store.ErrSurveyAnswered):
 		return store.Survey{}, fail(ErrConflict, "the survey of %s has been answered already", id)
 	case errors.Is(err, store.ErrBadScore):
-		return store.Survey{}, fail(ErrInvalid, "%v", store.ErrBadScore)
+		return store.Survey{}, fail(ErrInvalid, "score must be a whole number from 1 (very dissatisfied) to 5 (very satisfied), not %d", in.Score)
 	case err != nil:
 		return store.Survey{}, fmt.Errorf("answer the survey of %s: %w", id, err)
 	}

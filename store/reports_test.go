@@ -408,6 +408,11 @@ func TestSurveys(t *testing.T) {
 			t.Fatalf("survey %+v, %v", v, err)
 		}
 
+		// A case that was never sent a survey: the answer says so (the
+		// command layer answers 409 on it).
+		if _, err := s.AnswerSurvey(ctx, "INC-999999", 4, "", rptDay(4)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("answer without a survey: %v", err)
+		}
 		for _, bad := range []int{0, 6, -1} {
 			if _, err := s.AnswerSurvey(ctx, inc, bad, "", rptDay(4)); !errors.Is(err, ErrBadScore) {
 				t.Errorf("score %d: %v", bad, err)
