@@ -47,6 +47,11 @@ const (
 // slower timers or approvals; on a single machine memory is what runs out.
 const DevWorkflowCache = 256
 
+// AnyTemporalPort, as Options.TemporalPort, starts the embedded engine on
+// a free port of its own choosing, retried if another process takes it
+// first. Tests and `kanri bench` run many instances side by side.
+const AnyTemporalPort = -1
+
 // Options configure a run. Empty fields take the configuration file's
 // server section, then the defaults (see Settle).
 type Options struct {
@@ -56,8 +61,10 @@ type Options struct {
 	Config     *policy.Config
 	ConfigPath string
 
-	DataDir      string
-	HTTPAddr     string
+	DataDir  string
+	HTTPAddr string
+	// TemporalPort is the embedded engine's frontend port; AnyTemporalPort
+	// lets the engine pick a free one.
 	TemporalPort int
 
 	TemporalAddress    string
@@ -246,8 +253,12 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 		// worker starts, and the embedded server's own system workers start
 		// before Kanri's: the size must be set before the engine starts.
 		engine.SizeWorkflowCache(o.WorkflowCache)
+		port := o.TemporalPort
+		if port == AnyTemporalPort {
+			port = 0 // the engine's "any"
+		}
 		a.embedded, err = engine.StartEmbedded(ctx, engine.EmbeddedOptions{
-			DataDir: o.DataDir, Port: o.TemporalPort, Namespace: o.TemporalNamespace, Logger: a.log,
+			DataDir: o.DataDir, Port: port, Namespace: o.TemporalNamespace, Logger: a.log,
 		})
 		if err != nil {
 			return a, err

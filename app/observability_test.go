@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -23,16 +22,6 @@ import (
 	"github.com/kanri-itsm/kanri/store"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // An incident opened through the API is one trace: the HTTP server span,
 // the client's UpdateWithStart, the workflow and its update handler on the
 // worker, and the projection activity. And once a workflow has run, the
@@ -45,7 +34,7 @@ func TestTraceAndSDKMetricsOfAnIncident(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, err := Start(ctx, Options{
-		Mode: ModeDev, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", TemporalPort: freePort(t),
+		Mode: ModeDev, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", TemporalPort: AnyTemporalPort,
 		TracerProvider: tp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

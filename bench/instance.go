@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -40,14 +38,9 @@ func (r *runner) start(ctx context.Context, cfg *policy.Config) (*instance, erro
 	if err != nil {
 		return nil, fmt.Errorf("create a data directory: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
 	a, err := app.Start(ctx, app.Options{
 		Mode: app.ModeDev, Config: cfg, DataDir: dir,
-		HTTPAddr: "127.0.0.1:0", TemporalPort: port, Logger: r.o.Logger, WorkflowCache: r.o.WorkflowCache,
+		HTTPAddr: "127.0.0.1:0", TemporalPort: app.AnyTemporalPort, Logger: r.o.Logger, WorkflowCache: r.o.WorkflowCache,
 	})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -129,18 +122,4 @@ func residentBytes() int64 {
 		return kb << 10
 	}
 	return 0
-}
-
-// freePort asks the kernel for a port for the embedded Temporal frontend.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	addr, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, errors.New("find a free port: not a TCP address")
-	}
-	return addr.Port, nil
 }

@@ -177,7 +177,7 @@ func startConfig(t *testing.T, yaml, databaseURL, dataDir string) *kanri {
 	}
 	opts := app.Options{
 		Mode: app.ModeDev, Config: cfg, DataDir: dataDir, HTTPAddr: "127.0.0.1:0",
-		TemporalPort: freePort(t), DatabaseURL: databaseURL,
+		TemporalPort: app.AnyTemporalPort, DatabaseURL: databaseURL,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -35,7 +35,10 @@ type EmbeddedOptions struct {
 	// from the application database: the two must never share a file.
 	DataDir string
 	// Port is the frontend gRPC port on 127.0.0.1, so the Temporal CLI and
-	// Web UI can attach.
+	// Web UI can attach. Zero picks a free port (see Address), which tests
+	// and `kanri bench` use: a port picked by the caller can be taken by
+	// another process before the server binds it, and only StartEmbedded
+	// can then try again on another.
 	Port      int
 	Namespace string
 	Logger    *slog.Logger
@@ -73,7 +76,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	}
 	dbPath := filepath.Join(opts.DataDir, "temporal.db")
 	const host = "127.0.0.1"
-	if !portFree(host, opts.Port) {
+	if opts.Port != 0 && !portFree(host, opts.Port) {
 		return nil, fmt.Errorf("engine: port %s:%d is in use (set --temporal-port)", host, opts.Port)
 	}
 
@@ -109,9 +112,10 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		return nil, fmt.Errorf("engine: register namespace %q: %w", opts.Namespace, err)
 	}
 
-	// The internal ports are picked free and then bound by the server, and
-	// another process may take one in between: the server is built again on
-	// fresh ports when that happens.
+	// The internal ports (and the frontend's, when Port is zero) are picked
+	// free and then bound by the server, and another process may take one
+	// in between: the server is built again on fresh ports when that
+	// happens.
 	var lastErr error
 	for range 3 {
 		ports := make([]int, 0, 8)
@@ -122,7 +126,15 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 			}
 			ports = append(ports, p)
 		}
-		e, err := startOnPorts(opts, host, sqlConf, visConf, ports)
+		try := opts
+		if try.Port == 0 {
+			p, err := freePort(host)
+			if err != nil {
+				return nil, err
+			}
+			try.Port = p
+		}
+		e, err := startOnPorts(try, host, sqlConf, visConf, ports)
 		if err == nil {
 			return e, nil
 		}

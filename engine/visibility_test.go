@@ -26,17 +26,15 @@ func startIn(t *testing.T, dir string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	e, err := StartEmbedded(ctx, EmbeddedOptions{DataDir: dir, Port: port, Logger: slog.New(slog.DiscardHandler)})
+	// Port 0: the engine picks its frontend's port itself.
+	e, err := StartEmbedded(ctx, EmbeddedOptions{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Stop()
+	if _, port, err := net.SplitHostPort(e.Address()); err != nil || port == "0" {
+		t.Fatalf("the engine's address %q names no port it listens on (%v)", e.Address(), err)
+	}
 	c, err := client.Dial(client.Options{HostPort: e.Address(), Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
