@@ -118,6 +118,10 @@ type Footprint struct {
 	DB       int64 `json:"db_bytes"`
 	AppDB    int64 `json:"app_db_bytes"`    // kanri.db and its journal
 	EngineDB int64 `json:"engine_db_bytes"` // temporal.db, temporal-visibility.db and their journals
+	// Of the resident memory, what the Go runtime holds for goroutine
+	// stacks (each cached workflow's coroutines) and for live heap spans.
+	Stacks int64 `json:"stack_bytes"`
+	Heap   int64 `json:"heap_bytes"`
 }
 
 // size is how big a scenario runs.

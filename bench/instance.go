@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -67,7 +68,9 @@ func (in *instance) measure(r *Result) {
 // footprint is the process's resident memory and the bytes of the data
 // directory, split between the application database and the engine's.
 func (in *instance) footprint() Footprint {
-	f := Footprint{RSS: residentBytes()}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	f := Footprint{RSS: residentBytes(), Stacks: int64(ms.StackInuse), Heap: int64(ms.HeapInuse)}
 	_ = filepath.WalkDir(in.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil // a file that went away while we walked weighs nothing

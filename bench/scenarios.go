@@ -367,11 +367,12 @@ func (r *runner) density(ctx context.Context, sz size) ([]Result, error) {
 	per := Footprint{
 		RSS: (after.RSS - before.RSS) / k, DB: (after.DB - before.DB) / k,
 		AppDB: (after.AppDB - before.AppDB) / k, EngineDB: (after.EngineDB - before.EngineDB) / k,
+		Stacks: (after.Stacks - before.Stacks) / k, Heap: (after.Heap - before.Heap) / k,
 	}
 	res.PerCase = &per
 	res.RSSBytes, res.DBBytes = after.RSS, after.DB
-	res.Notes = fmt.Sprintf("per open incident: rss %s, db %s (app %s, engine %s); rate = opens/s",
-		kib(per.RSS), kib(per.DB), kib(per.AppDB), kib(per.EngineDB))
+	res.Notes = fmt.Sprintf("per open incident: rss %s (goroutine stacks %s, heap %s), db %s (app %s, engine %s); rate = opens/s",
+		kib(per.RSS), kib(per.Stacks), kib(per.Heap), kib(per.DB), kib(per.AppDB), kib(per.EngineDB))
 	return []Result{res}, nil
 }
 
