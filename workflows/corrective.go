@@ -330,15 +330,30 @@ func CorrectiveWorkflow(ctx workflow.Context, in CorrectiveInput) error {
 		return err
 	}
 	// A corrective action raised by an audit tells it that it closed: the
-	// audit closes when every action it raised is verified.
+	// audit closes when every action it raised is verified. Version 1 told
+	// any parent; a supplier review, which closes when it is recorded and
+	// waits for no action, had the signal fail against its closed run.
 	if p := workflow.GetInfo(ctx).ParentWorkflowExecution; p != nil &&
-		workflow.GetVersion(ctx, "tell-parent-closed", workflow.DefaultVersion, 1) == 1 {
+		w.tellsParent(workflow.GetVersion(ctx, "tell-parent-closed", workflow.DefaultVersion, 2)) {
 		st := CaseState{ID: w.rec.ID, Status: w.rec.Status, Success: w.rec.Closure == "effective"}
 		if err := workflow.SignalExternalWorkflow(ctx, p.ID, "", SignalChildOutcome, st).Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("could not tell the raiser of a corrective action that it closed", "case", p.ID, "error", err)
 		}
 	}
 	return settle(ctx, idle)
+}
+
+// tellsParent reports whether the action signals its parent when it
+// closes, at the version of "tell-parent-closed" the run recorded.
+func (w *corrective) tellsParent(version workflow.Version) bool {
+	switch version {
+	case workflow.DefaultVersion:
+		return false
+	case 1:
+		return true
+	default:
+		return w.rec.Source.Kind == CapaSourceAuditFinding
+	}
 }
 
 // current is the latest plan, or nil before the first.

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/kanri-itsm/kanri/policy"
 	"github.com/kanri-itsm/kanri/workflows"
@@ -464,4 +466,64 @@ func TestCorrectiveSource(t *testing.T) {
 	require.True(t, h.env.IsWorkflowCompleted())
 	require.ErrorContains(t, h.env.GetWorkflowError(), "source kind")
 	require.Empty(t, h.all(), "a refused source opens nothing")
+}
+
+// capaParent stands for the case that raises a corrective action: it starts
+// the action as its child, waits for it to end, and returns what the
+// action told it.
+func capaParent(ctx workflow.Context, in workflows.CorrectiveInput) ([]workflows.CaseState, error) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: in.ID})
+	if err := workflow.ExecuteChildWorkflow(cctx, workflows.CorrectiveWorkflow, in).Get(ctx, nil); err != nil {
+		return nil, err
+	}
+	var told []workflows.CaseState
+	outcomes := workflow.GetSignalChannel(ctx, workflows.SignalChildOutcome)
+	for {
+		var st workflows.CaseState
+		if !outcomes.ReceiveAsync(&st) {
+			return told, nil
+		}
+		told = append(told, st)
+	}
+}
+
+// Only an audit waits for the corrective actions it raised, so only an
+// audit is told when one closes. A supplier review closes when it is
+// recorded; telling it failed against its closed run.
+func TestCorrectiveTellsOnlyAnAuditThatItClosed(t *testing.T) {
+	for _, tc := range []struct {
+		source workflows.CorrectiveSource
+		told   bool
+	}{
+		{workflows.CorrectiveSource{Kind: workflows.CapaSourceAuditFinding, ID: "AUD-000001"}, true},
+		{workflows.CorrectiveSource{Kind: workflows.CapaSourceSupplierReview, ID: "SRV-000004"}, false},
+	} {
+		t.Run(tc.source.Kind, func(t *testing.T) {
+			h := newHarness(t, t0)
+			h.env.RegisterWorkflow(workflows.CorrectiveWorkflow)
+			in := correctiveInput()
+			in.Source = tc.source
+			for i, a := range []workflows.Action{
+				as(workflows.Action{Action: "confirm"}, alice),
+				as(workflows.Action{Action: "no_action", Reason: "a one-off caused by a regional power cut"}, tess),
+				as(workflows.Action{Action: "approve_no_action"}, capaPaula),
+			} {
+				h.at(time.Duration(i+1)*minute, func() {
+					require.NoError(t, h.env.SignalWorkflowByID(in.ID, workflows.SignalAct, a))
+				})
+			}
+			h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: tc.source.ID}) // the parent is the source
+			h.env.ExecuteWorkflow(capaParent, in)
+			h.requireFinished()
+			var told []workflows.CaseState
+			require.NoError(t, h.env.GetWorkflowResult(&told))
+			if !tc.told {
+				require.Empty(t, told, "a %s was told that its corrective action closed", tc.source.Kind)
+				return
+			}
+			require.Len(t, told, 1)
+			require.Equal(t, in.ID, told[0].ID)
+			require.Equal(t, workflows.CapaClosed, told[0].Status)
+		})
+	}
 }

@@ -300,6 +300,7 @@ func TestRecordHistories(t *testing.T) {
 		r.mustAct(id, as(workflows.Action{Action: "implement"}, alice))
 		r.mustAct(id, as(workflows.Action{Action: "complete", Success: &no, Notes: "did not start"}, alice))
 		r.mustAct(id, as(workflows.Action{Action: "back_out", Reason: "restored"}, alice))
+		r.mustAct(id, as(workflows.Action{Action: "investigate", Summary: "the service needs a warm cache"}, alice))
 		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "test start-up in staging"}, tess))
 		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
 		r.finish(id, "change_lifecycle")
@@ -315,8 +316,15 @@ func TestRecordHistories(t *testing.T) {
 		r.mustAct(id, as(workflows.Action{Action: "record_known_error", RootCause: "TLS library leak", Workaround: "restart nightly", NeedsChange: &yes}, alice))
 		require.Error(t, r.act(id, as(workflows.Action{Action: "resolve", Resolution: "patched"}, alice)), "no resolve before the RFC")
 		r.mustAct(id, as(workflows.Action{Action: "raise_rfc", Type: "normal", BackoutPlan: "downgrade"}, alice))
+		rfc := r.rec.lastID("changes")
 		r.mustAct(id, as(workflows.Action{Action: "resolve", Resolution: "patched"}, alice))
 		r.mustAct(id, as(workflows.Action{Action: "review", Summary: "no repeats"}, tess))
+		for _, a := range []workflows.Action{as(assess, alice), as(workflows.Action{Action: "submit"}, alice),
+			as(workflows.Action{Action: "approve"}, cab1), as(workflows.Action{Action: "approve"}, cab2),
+			as(workflows.Action{Action: "implement"}, alice), as(workflows.Action{Action: "complete", Success: &yes}, alice)} {
+			r.mustAct(rfc, a)
+		}
+		r.waitFor(id, "rfc_completed")
 		r.mustAct(id, as(workflows.Action{Action: "close"}, alice))
 		r.finish(id, "problem_to_rfc")
 	})
