@@ -23,8 +23,8 @@ import (
 )
 
 // An incident opened through the API is one trace: the HTTP server span,
-// the client's UpdateWithStart, the workflow and its update handler on the
-// worker, and the projection activity. And once a workflow has run, the
+// the client's (eager) start, the workflow on the worker, and the
+// projection activity. And once a workflow has run, the
 // Temporal SDK's own metrics are on /metrics beside Kanri's.
 func TestTraceAndSDKMetricsOfAnIncident(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
@@ -70,7 +70,7 @@ func TestTraceAndSDKMetricsOfAnIncident(t *testing.T) {
 		return out
 	}
 	var server span
-	wanted := []string{"UpdateWithStartWorkflow:", "RunWorkflow:", "HandleUpdate:", "StartActivity:", "RunActivity:"}
+	wanted := []string{"StartWorkflow:IncidentWorkflow", "RunWorkflow:IncidentWorkflow", "StartActivity:", "RunActivity:"}
 	var missing []string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		all := spans()

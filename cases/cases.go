@@ -408,38 +408,81 @@ func (s *Service) startOnce(ctx context.Context, id string, wf any, input any) (
 	return nil, err
 }
 
-// start starts the case's workflow and waits, in the same call, for its
-// opening to reach the database (UpdateWithStart), so the caller reads its
-// own write.
+// start starts the case's workflow and waits for its opening to reach the
+// database, so the caller reads its own write.
 func (s *Service) start(ctx context.Context, id string, wf any, input any) (json.RawMessage, error) {
 	return s.startWith(ctx, id, wf, input, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
 }
 
+// startWith starts the case's workflow with eager start: the engine's
+// answer to the start carries the first workflow task to this process's
+// worker (every process that serves the API runs one), which projects the
+// opening within that task, and the store tells the waiting caller. This
+// spares the engine the task's dispatch through matching and the update's
+// round trip: `kanri bench engine` ran 40 % more workflows a second this
+// way, and `kanri bench intake` went from 141-148 to 171-185 incidents a
+// second, p99 from 367 to 269-281 ms.
+//
+// It replaced an update-with-start whose update waited for the projection
+// (workflows.UpdateOpened, which the workflows keep for the runs that
+// recorded it). The database is read as well, in case no local slot took
+// the eager task and another process's worker projected the opening; and a
+// run that ends before its opening is projected answers with its error.
 func (s *Service) startWith(ctx context.Context, id string, wf any, input any, conflict enumspb.WorkflowIdConflictPolicy) (json.RawMessage, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	op := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+	projected, stop := s.Store.Watch(id)
+	defer stop()
+	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.taskQueue(),
 		WorkflowIDConflictPolicy: conflict,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// An existing run is an error under the FAIL policy, as it is for
+		// UpdateWithStart; under USE_EXISTING it is the case to read.
+		WorkflowExecutionErrorWhenAlreadyStarted: conflict == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		EnableEagerStart:                         true,
 	}, wf, input)
-	h, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: op,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     id + "/opened",
-			UpdateName:   workflows.UpdateOpened,
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
 	if err != nil {
 		return nil, s.workflowError(id, err)
 	}
-	var rec json.RawMessage
-	if err := h.Get(ctx, &rec); err != nil {
-		return nil, s.workflowError(id, err)
+	const (
+		firstRead = 250 * time.Millisecond // an opening normally announces itself well before
+		reread    = 100 * time.Millisecond
+		watchRun  = time.Second // then also wait on the run, for an opening that failed
+	)
+	started := time.Now()
+	read := time.NewTimer(firstRead)
+	defer read.Stop()
+	var ended chan error
+	for {
+		var runErr error
+		select {
+		case <-projected:
+			projected = nil
+		case <-read.C:
+			read.Reset(reread)
+		case runErr = <-ended:
+			if runErr == nil {
+				runErr = fmt.Errorf("the run ended before its opening was recorded")
+			}
+		case <-ctx.Done():
+			return nil, s.workflowError(id, ctx.Err())
+		}
+		row, err := s.Store.GetCase(ctx, id)
+		switch {
+		case err == nil:
+			return row.Record, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("read the opening of %s: %w", id, err)
+		case runErr != nil:
+			return nil, s.workflowError(id, runErr)
+		}
+		if ended == nil && time.Since(started) > watchRun {
+			ended = make(chan error, 1)
+			go func() { ended <- run.Get(ctx, nil) }()
+		}
 	}
-	return rec, nil
 }
 
 // Act applies an action to a case and returns the record once the

@@ -231,6 +231,7 @@ func (s *Store) Project(ctx context.Context, p Projection) error {
 	if err != nil {
 		return fmt.Errorf("store: project %s: %w", c.ID, err)
 	}
+	s.watch.projected(c.ID)
 	return nil
 }
 

@@ -48,6 +48,7 @@ type Store struct {
 	// for an in-memory SQLite database) it is db itself.
 	rdb     *gorm.DB
 	dialect string
+	watch   watchers
 }
 
 // Open connects to the database at url without migrating it.

@@ -7,7 +7,7 @@
 // propagator is set): the HTTP server span comes from otelhttp around the
 // API's handler, and the Temporal SDK's OpenTelemetry interceptor, set on
 // the client, carries the span context in the workflow's headers, so
-// StartWorkflow/UpdateWithStart on the API side, RunWorkflow and the update
+// StartWorkflow/UpdateWorkflow on the API side, RunWorkflow and the update
 // handler on a worker, and StartActivity/RunActivity share one trace.
 package tracing
 

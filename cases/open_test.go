@@ -1,0 +1,106 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/kanri-itsm/kanri/store"
+	"github.com/kanri-itsm/kanri/workflows"
+)
+
+// refusesToOpen fails at once, as a case whose input its workflow refuses.
+func refusesToOpen(workflow.Context, string) error {
+	return temporal.NewNonRetryableApplicationError("service \"fax\" is not in the catalogue", workflows.ErrInvalid, nil)
+}
+
+// neverProjects runs on without projecting its opening, as a case whose
+// opening another process's worker projects.
+func neverProjects(ctx workflow.Context, _ string) error {
+	return workflow.Await(ctx, func() bool { return false })
+}
+
+// eagerService is a Service that opens cases eagerly on a real in-process
+// Temporal server, with a worker in this process, on a fresh SQLite store.
+func eagerService(t *testing.T) (*Service, string) {
+	t.Helper()
+	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	const queue = "eager-open"
+	ts.NewWorker(queue, func(r worker.Registry) {
+		r.RegisterWorkflow(refusesToOpen)
+		r.RegisterWorkflow(neverProjects)
+	})
+	path := filepath.Join(t.TempDir(), "kanri.db")
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &Service{Temporal: ts.GetDefaultClient(), Store: st, TaskQueue: queue, Timeout: 20 * time.Second}, path
+}
+
+// A case whose workflow fails before its opening is projected answers with
+// the workflow's error, as the update-with-start did, not with a timeout.
+func TestEagerOpenReportsAnOpeningThatFailed(t *testing.T) {
+	s, _ := eagerService(t)
+	began := time.Now()
+	_, err := s.start(context.Background(), "INC-000001", refusesToOpen, "")
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("want the workflow's invalid-input error, got %v", err)
+	}
+	if d := time.Since(began); d > 10*time.Second {
+		t.Fatalf("the failure took %s to reach the caller", d)
+	}
+}
+
+// An opening projected by another process (its worker took the first
+// task) is read from the database: no notice reaches this process.
+func TestEagerOpenReadsAnOpeningProjectedElsewhere(t *testing.T) {
+	s, path := eagerService(t)
+	other, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	const id = "INC-000002"
+	want := json.RawMessage(`{"id":"INC-000002","status":"new"}`)
+	projected := make(chan struct{})
+	defer func() { <-projected }()
+	go func() {
+		defer close(projected)
+		time.Sleep(300 * time.Millisecond)
+		now := time.Now()
+		if err := other.Project(context.Background(), store.Projection{Case: store.Case{
+			ID: id, Kind: "incidents", Num: 2, Title: "t", Status: "new", CreatedAt: now, UpdatedAt: now, Seq: 1, Record: want,
+		}}); err != nil {
+			t.Error(err)
+		}
+	}()
+	got, err := s.start(context.Background(), id, neverProjects, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("record %s, want %s", got, want)
+	}
+	// A second opening under the same id is refused, as before.
+	if _, err := s.start(context.Background(), id, neverProjects, ""); err == nil {
+		t.Fatal("a second case opened under the same id")
+	}
+}
