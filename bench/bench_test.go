@@ -26,7 +26,7 @@ func TestScenarios(t *testing.T) {
 		n        int
 		rows     []string
 	}{
-		{Engine, 20, []string{Engine, Engine + "/eager"}},
+		{Engine, 20, []string{Engine, Engine + "/queued"}},
 		{Intake, 20, []string{Intake, Intake + "/read"}},
 		{Density, 10, []string{Density}},
 		{List, 2000, []string{List}},
