@@ -91,6 +91,9 @@ type Options struct {
 	// OTLPProtocol is grpc (default) or http/protobuf.
 	OTLPEndpoint string
 	OTLPProtocol string
+	// OTLPTracesURL says that OTLPEndpoint came from
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, a URL used as is.
+	OTLPTracesURL bool
 	// TracerProvider, when set, traces into it whatever OTLPEndpoint says
 	// (tests record spans in memory this way).
 	TracerProvider trace.TracerProvider
@@ -555,5 +558,5 @@ func startTracing(ctx context.Context, o Options) (*tracing.Tracing, error) {
 	if o.TracerProvider != nil {
 		return tracing.New(o.TracerProvider)
 	}
-	return tracing.Start(ctx, tracing.Options{Endpoint: o.OTLPEndpoint, Protocol: o.OTLPProtocol, Command: o.Mode})
+	return tracing.Start(ctx, tracing.Options{Endpoint: o.OTLPEndpoint, TracesURL: o.OTLPTracesURL, Protocol: o.OTLPProtocol, Command: o.Mode})
 }

@@ -48,6 +48,10 @@ type Options struct {
 	// is plaintext and https:// is TLS. A bare host:port is plaintext. With
 	// ProtocolHTTP the path defaults to /v1/traces. Empty: no tracing.
 	Endpoint string
+	// TracesURL says that Endpoint is the traces URL itself, used as is
+	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), not a base URL (the
+	// specification appends /v1/traces only to OTEL_EXPORTER_OTLP_ENDPOINT).
+	TracesURL bool
 	// Protocol is ProtocolGRPC (the default) or ProtocolHTTP.
 	Protocol string
 	// ServiceName is the service.name resource attribute (default "kanri";
@@ -105,7 +109,7 @@ func Start(ctx context.Context, o Options) (*Tracing, error) {
 }
 
 func exporter(ctx context.Context, o Options) (sdktrace.SpanExporter, error) {
-	endpoint, err := endpointURL(o.Endpoint, o.Protocol)
+	endpoint, err := endpointURL(o.Endpoint, o.Protocol, o.TracesURL)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +129,8 @@ func exporter(ctx context.Context, o Options) (sdktrace.SpanExporter, error) {
 }
 
 // endpointURL turns the configured endpoint into the URL the exporter
-// takes.
-func endpointURL(endpoint, protocol string) (string, error) {
+// takes; a traces URL keeps its path.
+func endpointURL(endpoint, protocol string, tracesURL bool) (string, error) {
 	raw := strings.TrimSpace(endpoint)
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
@@ -141,7 +145,7 @@ func endpointURL(endpoint, protocol string) (string, error) {
 	if u.Host == "" {
 		return "", fmt.Errorf("tracing: OTLP endpoint %q has no host", endpoint)
 	}
-	if protocol == ProtocolHTTP && !strings.HasSuffix(u.Path, "/v1/traces") {
+	if protocol == ProtocolHTTP && !tracesURL && !strings.HasSuffix(u.Path, "/v1/traces") {
 		// As OTEL_EXPORTER_OTLP_ENDPOINT: a base URL the signal's path is
 		// appended to.
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"

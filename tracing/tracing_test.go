@@ -16,21 +16,25 @@ import (
 func TestEndpointURL(t *testing.T) {
 	for _, c := range []struct {
 		endpoint, protocol, want string
+		tracesURL                bool
 	}{
-		{"otel-collector:4317", ProtocolGRPC, "http://otel-collector:4317"},
-		{"http://otel-collector:4317", "", "http://otel-collector:4317"},
-		{"https://otlp.example.com", ProtocolGRPC, "https://otlp.example.com"},
-		{"http://otel-collector:4318", ProtocolHTTP, "http://otel-collector:4318/v1/traces"},
-		{"https://otlp.example.com/otlp/", ProtocolHTTP, "https://otlp.example.com/otlp/v1/traces"},
-		{"http://otel-collector:4318/v1/traces", ProtocolHTTP, "http://otel-collector:4318/v1/traces"},
+		{"otel-collector:4317", ProtocolGRPC, "http://otel-collector:4317", false},
+		{"http://otel-collector:4317", "", "http://otel-collector:4317", false},
+		{"https://otlp.example.com", ProtocolGRPC, "https://otlp.example.com", false},
+		{"http://otel-collector:4318", ProtocolHTTP, "http://otel-collector:4318/v1/traces", false},
+		{"https://otlp.example.com/otlp/", ProtocolHTTP, "https://otlp.example.com/otlp/v1/traces", false},
+		{"http://otel-collector:4318/v1/traces", ProtocolHTTP, "http://otel-collector:4318/v1/traces", false},
+		// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is.
+		{"https://otlp.example.com/api/traces", ProtocolHTTP, "https://otlp.example.com/api/traces", true},
+		{"http://otel-collector:4318", ProtocolHTTP, "http://otel-collector:4318", true},
 	} {
-		got, err := endpointURL(c.endpoint, c.protocol)
+		got, err := endpointURL(c.endpoint, c.protocol, c.tracesURL)
 		if err != nil || got != c.want {
 			t.Errorf("%s over %s: %q %v, want %q", c.endpoint, c.protocol, got, err, c.want)
 		}
 	}
 	for _, bad := range []string{"ftp://collector:21", "http://", "http://bad host:1"} {
-		if got, err := endpointURL(bad, ProtocolGRPC); err == nil {
+		if got, err := endpointURL(bad, ProtocolGRPC, false); err == nil {
 			t.Errorf("%q accepted as %q", bad, got)
 		}
 	}

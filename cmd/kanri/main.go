@@ -140,12 +140,22 @@ func parseFlags(mode string, args []string, stderr io.Writer) (app.Options, slog
 		return o, lvl, envErr
 	}
 	if fs.Lookup("otlp-endpoint") != nil {
-		o.OTLPEndpoint = cmp.Or(o.OTLPEndpoint, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+		// The traces variable is the URL itself; the general one is a base
+		// the traces path is appended to (OpenTelemetry's specification).
+		if v := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); o.OTLPEndpoint == "" && v != "" {
+			o.OTLPEndpoint, o.OTLPTracesURL = v, true
+		}
+		o.OTLPEndpoint = cmp.Or(o.OTLPEndpoint, os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
 		o.OTLPProtocol = cmp.Or(o.OTLPProtocol, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, lvl, err
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "otlp-endpoint" {
+			o.OTLPTracesURL = false // a base URL, as KANRI_OTLP_ENDPOINT is
+		}
+	})
 	if fs.NArg() > 0 {
 		return o, lvl, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}

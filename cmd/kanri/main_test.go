@@ -173,7 +173,8 @@ func withServer(t *testing.T, lines ...string) []byte {
 }
 
 // OpenTelemetry's standard variables turn tracing on too, below Kanri's own
-// and above the file.
+// and above the file; the traces variable is a whole URL, the general one a
+// base.
 func TestOTLPEnvironment(t *testing.T) {
 	cfg, err := policy.Parse(withServer(t, "otlp_endpoint: http://file:4317"))
 	if err != nil {
@@ -183,11 +184,12 @@ func TestOTLPEnvironment(t *testing.T) {
 		name                   string
 		kanri, traces, general string
 		want                   string
+		tracesURL              bool // the endpoint is used as is, not as a base
 	}{
-		{"file alone", "", "", "", "http://file:4317"},
-		{"OTEL_EXPORTER_OTLP_ENDPOINT over the file", "", "", "http://otel:4317", "http://otel:4317"},
-		{"the traces variable over the general one", "", "http://traces:4317", "http://otel:4317", "http://traces:4317"},
-		{"KANRI_OTLP_ENDPOINT over both", "http://kanri:4317", "http://traces:4317", "http://otel:4317", "http://kanri:4317"},
+		{"file alone", "", "", "", "http://file:4317", false},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT over the file", "", "", "http://otel:4317", "http://otel:4317", false},
+		{"the traces variable over the general one, as is", "", "http://traces:4317", "http://otel:4317", "http://traces:4317", true},
+		{"KANRI_OTLP_ENDPOINT over both", "http://kanri:4317", "http://traces:4317", "http://otel:4317", "http://kanri:4317", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("KANRI_OTLP_ENDPOINT", c.kanri)
@@ -199,8 +201,9 @@ func TestOTLPEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			o.Settle(cfg)
-			if o.OTLPEndpoint != c.want || o.OTLPProtocol != "http/protobuf" {
-				t.Errorf("endpoint %q protocol %q, want %q over http/protobuf", o.OTLPEndpoint, o.OTLPProtocol, c.want)
+			if o.OTLPEndpoint != c.want || o.OTLPProtocol != "http/protobuf" || o.OTLPTracesURL != c.tracesURL {
+				t.Errorf("endpoint %q (traces URL %v) protocol %q, want %q (%v) over http/protobuf",
+					o.OTLPEndpoint, o.OTLPTracesURL, o.OTLPProtocol, c.want, c.tracesURL)
 			}
 		})
 	}
