@@ -29,12 +29,17 @@ type FiguresInput struct {
 }
 
 // TargetFigure is how one contract target fared: incidents of its service
-// and priority in the period, how many met the target (did not breach) and
-// the share met in percent (100 with no incidents).
+// and priority in the period, how many met the target (resolved without a
+// breach), how many breached it and how many are pending (open and not
+// breached yet), and the share met of those decided, met / (met +
+// breached), in percent (100 with none decided), as the service report
+// measures SLA achievement.
 type TargetFigure struct {
 	ServiceTarget
 	Incidents   int64   `json:"incidents"`
 	Met         int64   `json:"met"`
+	Breached    int64   `json:"breached"`
+	Pending     int64   `json:"pending"`
 	Achievement float64 `json:"achievement"`
 }
 
@@ -80,11 +85,12 @@ func (a *Activities) GatherSupplierFigures(ctx context.Context, in FiguresInput)
 		tf := TargetFigure{ServiceTarget: tg, Achievement: 100}
 		for _, r := range rows {
 			if r.Service == tg.Service && r.Priority == tg.Priority {
-				tf.Incidents, tf.Met = r.Incidents, r.Incidents-r.Breached
+				tf.Incidents, tf.Breached, tf.Pending = r.Incidents, r.Breached, r.Pending
+				tf.Met = r.Incidents - r.Breached - r.Pending
 			}
 		}
-		if tf.Incidents > 0 {
-			tf.Achievement = float64(int64(float64(tf.Met)*1000/float64(tf.Incidents))) / 10
+		if decided := tf.Met + tf.Breached; decided > 0 {
+			tf.Achievement = float64(int64(float64(tf.Met)*1000/float64(decided))) / 10
 		}
 		f.Targets = append(f.Targets, tf)
 	}

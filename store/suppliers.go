@@ -15,7 +15,10 @@ type IncidentTally struct {
 	Priority  string `json:"priority"`
 	Incidents int64  `json:"incidents"`
 	Breached  int64  `json:"breached"`
-	Major     int64  `json:"major"`
+	// Pending are those neither breached nor resolved: their targets can
+	// still be met or missed.
+	Pending int64 `json:"pending"`
+	Major   int64 `json:"major"`
 }
 
 // IncidentTallies counts the incidents opened on the services in [from, to),
@@ -32,13 +35,15 @@ func (s *Store) IncidentTallies(ctx context.Context, services []string, from, to
 	var out []IncidentTally
 	err := query(ctx, s.rdb, func(r *sql.Rows) error {
 		var t IncidentTally
-		if err := r.Scan(&t.Service, &t.Priority, &t.Incidents, &t.Breached, &t.Major); err != nil {
+		if err := r.Scan(&t.Service, &t.Priority, &t.Incidents, &t.Breached, &t.Pending, &t.Major); err != nil {
 			return err
 		}
 		out = append(out, t)
 		return nil
 	}, `SELECT service, priority, COUNT(*),
-			SUM(CASE WHEN breached THEN 1 ELSE 0 END), SUM(CASE WHEN major THEN 1 ELSE 0 END)
+			SUM(CASE WHEN breached THEN 1 ELSE 0 END),
+			SUM(CASE WHEN NOT breached AND status NOT IN ('resolved', 'closed') THEN 1 ELSE 0 END),
+			SUM(CASE WHEN major THEN 1 ELSE 0 END)
 		FROM cases WHERE kind = ? AND service IN (`+placeholders(len(services))+`)
 			AND created_at >= ? AND created_at < ?
 		GROUP BY service, priority ORDER BY service, priority`, args...)
