@@ -301,7 +301,9 @@ func Start(ctx context.Context, o Options) (a *App, err error) {
 
 	apiOpts := api.Options{Metrics: m, Logger: a.log, Ready: a.checkReady}
 	if o.Mode != ModeWorker {
-		a.cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue}
+		// In kanri dev this process's worker is the only one, so cases
+		// open eagerly; a server shares the task queue with other workers.
+		a.cases = &cases.Service{Temporal: a.temporal, Store: a.store, Config: cfg, TaskQueue: o.TaskQueue, EagerOpen: o.Mode == ModeDev}
 		// The monthly service reports (clause 6.2) run as one long-lived
 		// workflow; every server makes sure it runs, and the first wins.
 		if err = a.cases.EnsureServiceReports(ctx); err != nil {

@@ -75,6 +75,12 @@ type Service struct {
 	// Timeout bounds how long a command waits for its workflow (an Update
 	// needs a running worker).
 	Timeout time.Duration
+	// EagerOpen opens cases with an eager start (see startEager). Only for
+	// a process whose worker is the only one, as in kanri dev: an eagerly
+	// started case stays on the worker of the process that started it (its
+	// sticky queue), so across several workers the API's own would take
+	// every new case, and added workers none.
+	EagerOpen bool
 }
 
 // Maximum lengths of free text, in characters.
@@ -409,28 +415,55 @@ func (s *Service) startOnce(ctx context.Context, id string, wf any, input any) (
 }
 
 // start starts the case's workflow and waits for its opening to reach the
-// database, so the caller reads its own write.
+// database (in the same call, with UpdateWithStart, or with startEager),
+// so the caller reads its own write.
 func (s *Service) start(ctx context.Context, id string, wf any, input any) (json.RawMessage, error) {
 	return s.startWith(ctx, id, wf, input, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
 }
 
-// startWith starts the case's workflow with eager start: the engine's
+func (s *Service) startWith(ctx context.Context, id string, wf any, input any, conflict enumspb.WorkflowIdConflictPolicy) (json.RawMessage, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	if s.EagerOpen {
+		return s.startEager(ctx, id, wf, input, conflict)
+	}
+	op := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                s.taskQueue(),
+		WorkflowIDConflictPolicy: conflict,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, wf, input)
+	h, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     id + "/opened",
+			UpdateName:   workflows.UpdateOpened,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return nil, s.workflowError(id, err)
+	}
+	var rec json.RawMessage
+	if err := h.Get(ctx, &rec); err != nil {
+		return nil, s.workflowError(id, err)
+	}
+	return rec, nil
+}
+
+// startEager starts the case's workflow with eager start: the engine's
 // answer to the start carries the first workflow task to this process's
-// worker (every process that serves the API runs one), which projects the
-// opening within that task, and the store tells the waiting caller. This
+// worker, which projects the opening within that task, and the store tells
+// the waiting caller. This
 // spares the engine the task's dispatch through matching and the update's
 // round trip: `kanri bench engine` ran 40 % more workflows a second this
 // way, and `kanri bench intake` went from 141-148 to 171-185 incidents a
 // second, p99 from 367 to 269-281 ms.
 //
-// It replaced an update-with-start whose update waited for the projection
-// (workflows.UpdateOpened, which the workflows keep for the runs that
-// recorded it). The database is read as well, in case no local slot took
-// the eager task and another process's worker projected the opening; and a
-// run that ends before its opening is projected answers with its error.
-func (s *Service) startWith(ctx context.Context, id string, wf any, input any, conflict enumspb.WorkflowIdConflictPolicy) (json.RawMessage, error) {
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
+// The database is read as well, in case no local slot took the eager task
+// and the task queue gave it to another process's worker; and a run that
+// ends before its opening is projected answers with its error.
+func (s *Service) startEager(ctx context.Context, id string, wf any, input any, conflict enumspb.WorkflowIdConflictPolicy) (json.RawMessage, error) {
 	projected, stop := s.Store.Watch(id)
 	defer stop()
 	run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

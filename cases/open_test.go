@@ -52,7 +52,7 @@ func eagerService(t *testing.T) (*Service, string) {
 	if err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return &Service{Temporal: ts.GetDefaultClient(), Store: st, TaskQueue: queue, Timeout: 20 * time.Second}, path
+	return &Service{Temporal: ts.GetDefaultClient(), Store: st, TaskQueue: queue, Timeout: 20 * time.Second, EagerOpen: true}, path
 }
 
 // A case whose workflow fails before its opening is projected answers with

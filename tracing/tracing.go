@@ -6,9 +6,10 @@
 // The pieces are passed explicitly (no global tracer provider or
 // propagator is set): the HTTP server span comes from otelhttp around the
 // API's handler, and the Temporal SDK's OpenTelemetry interceptor, set on
-// the client, carries the span context in the workflow's headers, so
-// StartWorkflow/UpdateWorkflow on the API side, RunWorkflow and the update
-// handler on a worker, and StartActivity/RunActivity share one trace.
+// the client, carries the span context in the workflow's headers, so the
+// API side's StartWorkflow (UpdateWithStart on a server) and
+// UpdateWorkflow, RunWorkflow and the update handler on a worker, and
+// StartActivity/RunActivity share one trace.
 package tracing
 
 import (

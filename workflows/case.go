@@ -25,8 +25,8 @@ const (
 	// record once the transition is in the database.
 	UpdateAct = "act"
 	// UpdateOpened waits until the opening of the case is in the database and
-	// returns the record. The API sent it with the start (UpdateWithStart)
-	// before it started cases eagerly; runs that recorded it still answer it.
+	// returns the record; a server sends it with the start (UpdateWithStart).
+	// kanri dev starts cases eagerly instead (cases.Service.EagerOpen).
 	UpdateOpened = "opened"
 	// SignalAct carries an action from a channel that must never lose it
 	// (email, chat). It goes through the same checks as UpdateAct; a refused
