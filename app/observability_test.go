@@ -136,12 +136,12 @@ func TestTraceAndSDKMetricsOfAnIncident(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		"temporal_workflow_task_schedule_to_start_latency_bucket{",
-		"temporal_workflow_task_execution_latency_count{",
-		"temporal_local_activity_execution_latency_bucket{",
-		"temporal_activity_execution_latency_bucket{",
-		"temporal_activity_succeed_endtoend_latency_sum{",
-		"temporal_request{",
+		"temporal_workflow_task_schedule_to_start_latency_seconds_bucket{",
+		"temporal_workflow_task_execution_latency_seconds_count{",
+		"temporal_local_activity_execution_latency_seconds_bucket{",
+		"temporal_activity_execution_latency_seconds_bucket{",
+		"temporal_activity_succeed_endtoend_latency_seconds_sum{",
+		"temporal_request_total{",
 		`task_queue="kanri"`,
 		`activity_type="Project"`,
 		`activity_type="Echo"`,

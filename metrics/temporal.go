@@ -19,10 +19,11 @@ import (
 // client.Options.MetricsHandler: the client and every worker created from
 // it report on Kanri's registry, so /metrics shows them next to Kanri's own.
 //
-// Counters and gauges keep the SDK's names; timers become histograms in
-// seconds under the SDK's name (with the _bucket, _sum and _count series),
-// as the SDK's tally/Prometheus setup names them, so Temporal's published
-// SDK dashboards work unchanged.
+// Names follow the SDK's tally/Prometheus setup, which Temporal's published
+// SDK dashboards query: a counter gets _total (temporal_request_total), a
+// timer becomes a histogram in seconds named with _seconds
+// (temporal_request_latency_seconds_bucket, _sum, _count), and a gauge
+// keeps the SDK's name (temporal_worker_task_slots_available).
 func (m *Metrics) Temporal() client.MetricsHandler {
 	return sdkHandler{c: m.sdk}
 }
@@ -41,6 +42,11 @@ const (
 
 func (k sdkKind) String() string {
 	return [...]string{"counter", "gauge", "timer"}[k]
+}
+
+// suffix is what Prometheus conventions append to a name of the kind.
+func (k sdkKind) suffix() string {
+	return [...]string{"_total", "", "_seconds"}[k]
 }
 
 // sdkCollector holds every series the SDK has reported and hands them to
@@ -138,7 +144,7 @@ func (f *sdkFamily) collect(ch chan<- prometheus.Metric) {
 
 // series finds or creates the series of name with the labels of key.
 func (c *sdkCollector) series(name string, kind sdkKind, key string, labels map[string]string) *sdkSeries {
-	name = promName(name)
+	name = promName(name) + kind.suffix()
 	c.mu.RLock()
 	f := c.families[name]
 	c.mu.RUnlock()
@@ -168,9 +174,10 @@ func (c *sdkCollector) family(name string, kind sdkKind) *sdkFamily {
 	defer c.mu.Unlock()
 	f := c.families[name]
 	if f != nil && f.kind != kind {
-		// The SDK never reuses a name across kinds; should it start to,
-		// the second kind gets a name of its own rather than breaking
-		// the scrape.
+		// The suffixes keep the SDK's names of different kinds apart;
+		// should two still meet (a gauge named like a counter with its
+		// _total), the second gets a name of its own rather than
+		// breaking the scrape.
 		name += "_" + kind.String()
 		f = c.families[name]
 	}

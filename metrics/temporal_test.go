@@ -44,9 +44,9 @@ func TestTemporalHandlerUnionOfLabels(t *testing.T) {
 	// A later tag overrides an earlier one; an empty value removes it.
 	h.WithTags(map[string]string{"namespace": "kanri", "operation": ""}).Counter("temporal_request").Inc(5)
 
-	f := family(t, m, "temporal_request")
+	f := family(t, m, "temporal_request_total")
 	if f == nil || f.GetType() != dto.MetricType_COUNTER {
-		t.Fatalf("temporal_request: %v", f)
+		t.Fatalf("temporal_request_total: %v", f)
 	}
 	got := map[string]float64{}
 	for _, mt := range f.GetMetric() {
@@ -84,7 +84,7 @@ func TestTemporalHandlerKinds(t *testing.T) {
 	if l := labels(g.GetMetric()[0]); l["worker_type"] != "WorkflowWorker" || l["task_queue"] != "kanri" {
 		t.Errorf("a tag that is no Prometheus label name is made one: %v", l)
 	}
-	hf := family(t, m, "temporal_workflow_task_schedule_to_start_latency")
+	hf := family(t, m, "temporal_workflow_task_schedule_to_start_latency_seconds")
 	if hf == nil || hf.GetType() != dto.MetricType_HISTOGRAM {
 		t.Fatalf("timer: %v", hf)
 	}
@@ -112,8 +112,8 @@ func TestTemporalHandlerKinds(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`temporal_workflow_task_schedule_to_start_latency_bucket{task_queue="kanri",worker_type="WorkflowWorker",le="0.025"} 3`,
-		`temporal_workflow_task_schedule_to_start_latency_count{task_queue="kanri",worker_type="WorkflowWorker"} 4`,
+		`temporal_workflow_task_schedule_to_start_latency_seconds_bucket{task_queue="kanri",worker_type="WorkflowWorker",le="0.025"} 3`,
+		`temporal_workflow_task_schedule_to_start_latency_seconds_count{task_queue="kanri",worker_type="WorkflowWorker"} 4`,
 		"go_goroutines", // Kanri's registry, not one of its own
 	} {
 		if !strings.Contains(buf.String(), want) {
@@ -145,7 +145,7 @@ func TestTemporalHandlerConcurrent(t *testing.T) {
 	})
 	wg.Wait()
 	var total float64
-	for _, mt := range family(t, m, "temporal_request").GetMetric() {
+	for _, mt := range family(t, m, "temporal_request_total").GetMetric() {
 		total += mt.GetCounter().GetValue()
 	}
 	if total != 8*500 {
@@ -158,8 +158,8 @@ func TestTemporalHandlerConcurrent(t *testing.T) {
 func TestTemporalHandlerKindClash(t *testing.T) {
 	m := New()
 	m.Temporal().Counter("temporal_x").Inc(1)
-	m.Temporal().Gauge("temporal_x").Update(2)
-	if family(t, m, "temporal_x") == nil || family(t, m, "temporal_x_gauge") == nil {
+	m.Temporal().Gauge("temporal_x_total").Update(2)
+	if family(t, m, "temporal_x_total") == nil || family(t, m, "temporal_x_total_gauge") == nil {
 		t.Error("both kinds must be scraped")
 	}
 }
