@@ -230,6 +230,11 @@ func actorOf(c *gin.Context) workflows.Actor {
 	return a.(workflows.Actor)
 }
 
+// statusClientClosedRequest is nginx's status for a request whose client
+// closed the connection before the answer: it shows in access logs as what
+// it is, not as a server error.
+const statusClientClosedRequest = 499
+
 // fail maps a case command's error to a problem document.
 func (s *server) fail(c *gin.Context, err error) {
 	status := http.StatusInternalServerError
@@ -244,6 +249,14 @@ func (s *server) fail(c *gin.Context, err error) {
 		status = http.StatusUnprocessableEntity
 	case errors.Is(err, cases.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
+	}
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client hung up: nobody reads the answer, and it is no fault
+		// of the server's. What the request started (a case's opening)
+		// goes on in its workflow.
+		s.Logger.Info("client went away", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "path", c.Request.URL.Path)
+		c.AbortWithStatus(statusClientClosedRequest)
+		return
 	}
 	if status == http.StatusInternalServerError {
 		s.Logger.Error("request failed", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
