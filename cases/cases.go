@@ -454,15 +454,15 @@ func (s *Service) startWith(ctx context.Context, id string, wf any, input any, c
 // startEager starts the case's workflow with eager start: the engine's
 // answer to the start carries the first workflow task to this process's
 // worker, which projects the opening within that task, and the store tells
-// the waiting caller. This
-// spares the engine the task's dispatch through matching and the update's
-// round trip: `kanri bench engine` ran 40 % more workflows a second this
-// way, and `kanri bench intake` went from 141-148 to 171-185 incidents a
-// second, p99 from 367 to 269-281 ms.
+// the waiting caller. This spares the engine the task's dispatch through
+// matching and the update's round trip: `kanri bench engine` ran 40 % more
+// workflows a second this way, and `kanri bench intake` went from 141-148
+// to 171-185 incidents a second, p99 from 367 to 269-281 ms.
 //
-// The database is read as well, in case no local slot took the eager task
-// and the task queue gave it to another process's worker; and a run that
-// ends before its opening is projected answers with its error.
+// The database is read as well, should the projection be written where
+// this Store does not announce it (another process sharing the database);
+// and a run that ends before its opening is projected answers with its
+// error.
 func (s *Service) startEager(ctx context.Context, id string, wf any, input any, conflict enumspb.WorkflowIdConflictPolicy) (json.RawMessage, error) {
 	projected, stop := s.Store.Watch(id)
 	defer stop()
