@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -367,16 +368,18 @@ type clusterProc struct {
 	done                chan struct{}
 }
 
-// clusterStart starts the binary with a free HTTP port of its own; the test's
-// cleanup stops it, and shows the end of its log when the test failed.
+// clusterStart starts the binary on an HTTP port it picks itself (a port
+// picked here and released could be taken before the process binds it);
+// waitReady learns it from the ready line of its log. The test's cleanup
+// stops it, and shows the end of its log when the test failed.
 func clusterStart(t *testing.T, bin, dir, name string, args []string) *clusterProc {
 	t.Helper()
-	p := &clusterProc{name: name, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logPath: filepath.Join(dir, name+".log")}
+	p := &clusterProc{name: name, logPath: filepath.Join(dir, name+".log")}
 	logFile, err := os.Create(p.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, append(args, "--http", p.addr)...)
+	p.cmd = exec.Command(bin, append(args, "--http", "127.0.0.1:0")...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start kanri %s: %v", name, err)
@@ -407,7 +410,13 @@ func clusterStart(t *testing.T, bin, dir, name string, args []string) *clusterPr
 	return p
 }
 
-// waitReady polls /readyz until it answers 200.
+// readyLine is where a kanri process's ready line names its HTTP address:
+// "Kanri is ready in ...  API: http://ADDR/api/v1" or "kanri worker is
+// ready in ...: health and metrics on http://ADDR".
+var readyLine = regexp.MustCompile(`(?s)ready in .*?http://(127\.0\.0\.1:[0-9]+)`)
+
+// waitReady reads the process's address from its log, then polls /readyz
+// until it answers 200.
 func (p *clusterProc) waitReady(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -417,6 +426,14 @@ func (p *clusterProc) waitReady(t *testing.T, within time.Duration) {
 			b, _ := os.ReadFile(p.logPath)
 			t.Fatalf("kanri %s exited while starting: %s\n%s", p.name, p.cmd.ProcessState, clusterTail(b, 30))
 		default:
+		}
+		if p.addr == "" {
+			b, _ := os.ReadFile(p.logPath)
+			if m := readyLine.FindSubmatch(b); m != nil {
+				p.addr = string(m[1])
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
 		}
 		res, err := http.Get("http://" + p.addr + "/readyz")
 		if err == nil {
