@@ -250,10 +250,12 @@ func (s *server) fail(c *gin.Context, err error) {
 	case errors.Is(err, cases.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 	}
-	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
-		// The client hung up: nobody reads the answer, and it is no fault
-		// of the server's. What the request started (a case's opening)
-		// goes on in its workflow.
+	if c.Request.Context().Err() != nil {
+		// The client hung up: nobody reads the answer, and the error is its
+		// cancel, in whatever shape the call it cut short reports it
+		// (context.Canceled, a gRPC Canceled status, an update's
+		// timeout-or-canceled error). What the request started (a case's
+		// opening) goes on in its workflow.
 		s.Logger.Info("client went away", "request_id", c.GetString(requestIDKey), "method", c.Request.Method, "path", c.Request.URL.Path)
 		c.AbortWithStatus(statusClientClosedRequest)
 		return

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -99,8 +101,44 @@ func TestEagerOpenReadsAnOpeningProjectedElsewhere(t *testing.T) {
 	if string(got) != string(want) {
 		t.Fatalf("record %s, want %s", got, want)
 	}
-	// A second opening under the same id is refused, as before.
-	if _, err := s.start(context.Background(), id, neverProjects, ""); err == nil {
-		t.Fatal("a second case opened under the same id")
+	// A second opening under the same id is refused, as before; one that
+	// attaches to the running case (a mail delivered twice) reads it.
+	_, err = s.start(context.Background(), id, neverProjects, "")
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		t.Fatalf("a second case under the same id: %v, want WorkflowExecutionAlreadyStarted", err)
+	}
+	got, err = s.startWith(context.Background(), id, neverProjects, "", enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("attaching to the running case: %s %v", got, err)
+	}
+}
+
+// In the process whose worker projects the opening, the store's notice
+// answers the caller: with the database read put off past the command's
+// timeout, only the notice can.
+func TestEagerOpenAnswersOnTheStoresNotice(t *testing.T) {
+	s, _ := eagerService(t)
+	s.openFirstRead = time.Hour
+	const id = "INC-000003"
+	want := json.RawMessage(`{"id":"INC-000003","status":"new"}`)
+	projected := make(chan struct{})
+	defer func() { <-projected }()
+	go func() {
+		defer close(projected)
+		time.Sleep(200 * time.Millisecond)
+		now := time.Now()
+		if err := s.Store.Project(context.Background(), store.Projection{Case: store.Case{
+			ID: id, Kind: "incidents", Num: 3, Title: "t", Status: "new", CreatedAt: now, UpdatedAt: now, Seq: 1, Record: want,
+		}}); err != nil {
+			t.Error(err)
+		}
+	}()
+	got, err := s.start(context.Background(), id, neverProjects, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("record %s, want %s", got, want)
 	}
 }

@@ -144,7 +144,10 @@ func (f *sdkFamily) collect(ch chan<- prometheus.Metric) {
 
 // series finds or creates the series of name with the labels of key.
 func (c *sdkCollector) series(name string, kind sdkKind, key string, labels map[string]string) *sdkSeries {
-	name = promName(name) + kind.suffix()
+	name = promName(name)
+	if sfx := kind.suffix(); !strings.HasSuffix(name, sfx) {
+		name += sfx // as tally does: a name that has it keeps it
+	}
 	c.mu.RLock()
 	f := c.families[name]
 	c.mu.RUnlock()

@@ -23,6 +23,11 @@ func TestWatchWakesOnTheCasesProjection(t *testing.T) {
 	defer stopMine()
 	_, stopGone := s.Watch("INC-000001")
 	stopGone()
+	s.watch.mu.Lock()
+	if n := len(s.watch.m["INC-000001"]); n != 1 {
+		t.Errorf("%d watches of INC-000001 after one of two stopped, want 1", n)
+	}
+	s.watch.mu.Unlock()
 
 	project("INC-000002", 2)
 	select {

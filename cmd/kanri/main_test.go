@@ -207,6 +207,16 @@ func TestOTLPEnvironment(t *testing.T) {
 			}
 		})
 	}
+	// The flag wins over the traces variable, and is a base URL.
+	t.Setenv("KANRI_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4318/api/traces")
+	o, _, err := parseFlags("worker", []string{"--otlp-endpoint", "http://flag:4318"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.OTLPEndpoint != "http://flag:4318" || o.OTLPTracesURL {
+		t.Errorf("flag over the traces variable: %q (traces URL %v), want the flag's base URL", o.OTLPEndpoint, o.OTLPTracesURL)
+	}
 }
 
 func TestBadSettings(t *testing.T) {
