@@ -15,18 +15,27 @@ type counter struct{ transitions, failures int }
 func (c *counter) Transition(kind, action string) { c.transitions++ }
 func (c *counter) ProjectFailed(kind string)      { c.failures++ }
 
-// A retried projection (Temporal retries activities) adds nothing: one case
-// row, one history entry, one notification.
-func TestProjectIsIdempotent(t *testing.T) {
+// openStore is a migrated SQLite store in the test's directory, closed
+// when the test ends.
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "kanri.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// A retried projection (Temporal retries activities) adds nothing: one case
+// row, one history entry, one notification.
+func TestProjectIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
 	obs := &counter{}
 	a := &Activities{Store: db, Observer: obs}
 	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)

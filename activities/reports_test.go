@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +15,7 @@ import (
 // issue writes nothing twice.
 func TestIssueServiceReport(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "kanri.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t)
 	if err := db.SeedDirectory(ctx, nil, nil, []store.Service{
 		{ID: "payroll", Name: "Payroll", Owner: "tess"}, {ID: "email", Name: "Corporate email", Owner: "mona"},
 	}); err != nil {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/kanri-itsm/kanri/store"
 )
 
 // A supplier's target counts an incident as met once it is resolved
@@ -16,14 +13,7 @@ import (
 // achievement is met / (met + breached), as the service report has it.
 func TestSupplierFiguresCountOpenIncidentsAsPending(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "kanri.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t)
 	a := &Activities{Store: db, IDs: db, CMDB: db}
 	opened := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	for i, c := range []struct {

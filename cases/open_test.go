@@ -57,6 +57,24 @@ func eagerService(t *testing.T) (*Service, string) {
 	return &Service{Temporal: ts.GetDefaultClient(), Store: st, TaskQueue: queue, Timeout: 20 * time.Second, EagerOpen: true}, path
 }
 
+// projectLater projects the opening of incident id with record rec through
+// st after a while, as a worker would; the returned function waits for it.
+func projectLater(t *testing.T, st *store.Store, id string, num int64, rec json.RawMessage, after time.Duration) (wait func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(after)
+		now := time.Now()
+		if err := st.Project(context.Background(), store.Projection{Case: store.Case{
+			ID: id, Kind: "incidents", Num: num, Title: "t", Status: "new", CreatedAt: now, UpdatedAt: now, Seq: 1, Record: rec,
+		}}); err != nil {
+			t.Error(err)
+		}
+	}()
+	return func() { <-done }
+}
+
 // A case whose workflow fails before its opening is projected answers with
 // the workflow's error, as the update-with-start did, not with a timeout.
 func TestEagerOpenReportsAnOpeningThatFailed(t *testing.T) {
@@ -82,18 +100,7 @@ func TestEagerOpenReadsAnOpeningProjectedElsewhere(t *testing.T) {
 	defer other.Close()
 	const id = "INC-000002"
 	want := json.RawMessage(`{"id":"INC-000002","status":"new"}`)
-	projected := make(chan struct{})
-	defer func() { <-projected }()
-	go func() {
-		defer close(projected)
-		time.Sleep(300 * time.Millisecond)
-		now := time.Now()
-		if err := other.Project(context.Background(), store.Projection{Case: store.Case{
-			ID: id, Kind: "incidents", Num: 2, Title: "t", Status: "new", CreatedAt: now, UpdatedAt: now, Seq: 1, Record: want,
-		}}); err != nil {
-			t.Error(err)
-		}
-	}()
+	defer projectLater(t, other, id, 2, want, 300*time.Millisecond)()
 	got, err := s.start(context.Background(), id, neverProjects, "")
 	if err != nil {
 		t.Fatal(err)
@@ -122,18 +129,7 @@ func TestEagerOpenAnswersOnTheStoresNotice(t *testing.T) {
 	s.openFirstRead = time.Hour
 	const id = "INC-000003"
 	want := json.RawMessage(`{"id":"INC-000003","status":"new"}`)
-	projected := make(chan struct{})
-	defer func() { <-projected }()
-	go func() {
-		defer close(projected)
-		time.Sleep(200 * time.Millisecond)
-		now := time.Now()
-		if err := s.Store.Project(context.Background(), store.Projection{Case: store.Case{
-			ID: id, Kind: "incidents", Num: 3, Title: "t", Status: "new", CreatedAt: now, UpdatedAt: now, Seq: 1, Record: want,
-		}}); err != nil {
-			t.Error(err)
-		}
-	}()
+	defer projectLater(t, s.Store, id, 3, want, 200*time.Millisecond)()
 	got, err := s.start(context.Background(), id, neverProjects, "")
 	if err != nil {
 		t.Fatal(err)

@@ -36,8 +36,9 @@ func (s serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	if s.stopping.Load() || !s.l.Enabled(context.Background(), level) {
 		return
 	}
-	attrs := make([]any, 0, 2*(len(s.tags)+len(tags)))
-	for _, t := range append(s.tags[:len(s.tags):len(s.tags)], tags...) {
+	all := s.with(tags)
+	attrs := make([]any, 0, 2*len(all))
+	for _, t := range all {
 		attrs = append(attrs, t.Key(), t.Value())
 	}
 	s.l.Log(context.Background(), level, msg, attrs...)
@@ -50,7 +51,7 @@ func (s serverLogger) Error(msg string, tags ...tag.Tag)  { s.log(slog.LevelErro
 func (s serverLogger) DPanic(msg string, tags ...tag.Tag) { s.log(slog.LevelError, msg, tags) }
 func (s serverLogger) Panic(msg string, tags ...tag.Tag) {
 	s.log(slog.LevelError, msg, tags)
-	panic(newFatalError(msg, append(s.tags[:len(s.tags):len(s.tags)], tags...)))
+	panic(newFatalError(msg, s.with(tags)))
 }
 
 // Fatal panics rather than exiting: the server calls it while it is built,
@@ -58,13 +59,18 @@ func (s serverLogger) Panic(msg string, tags ...tag.Tag) {
 // recovers the panic into an error it can retry.
 func (s serverLogger) Fatal(msg string, tags ...tag.Tag) {
 	s.log(slog.LevelError, msg, tags)
-	panic(newFatalError(msg, append(s.tags[:len(s.tags):len(s.tags)], tags...)))
+	panic(newFatalError(msg, s.with(tags)))
 }
 
-// With returns a logger with more tags; the three-index slice makes the
-// append copy, so that two children of one logger never share tags.
+// With returns a logger with more tags.
 func (s serverLogger) With(tags ...tag.Tag) log.Logger {
-	return serverLogger{l: s.l, stopping: s.stopping, tags: append(s.tags[:len(s.tags):len(s.tags)], tags...)}
+	return serverLogger{l: s.l, stopping: s.stopping, tags: s.with(tags)}
+}
+
+// with is the logger's tags followed by more; the three-index slice makes
+// the append copy, so that two children of one logger never share tags.
+func (s serverLogger) with(tags []tag.Tag) []tag.Tag {
+	return append(s.tags[:len(s.tags):len(s.tags)], tags...)
 }
 
 // fatalError is what the server's Fatal and Panic calls panic with: the

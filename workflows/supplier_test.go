@@ -334,6 +334,19 @@ func count(list []string, v string) int {
 	return n
 }
 
+// continuedSupplier is the state a run of in's supplier, registered at
+// created, hands the next one when it continues as new at t0: its record
+// with the next review 90 days on, seq entries so far, and the actions
+// that arrived while it ended.
+func continuedSupplier(in workflows.SupplierInput, created time.Time, seq int64, pending ...workflows.Action) *workflows.SupplierState {
+	rec := workflows.Supplier{ID: in.ID, Kind: "suppliers", Title: in.Name, Status: workflows.SupActive, Contract: in.Contract,
+		Subcontractors: []string{}, SubcontractorCIs: []string{}, ContractChanges: []string{}, Disputes: []workflows.Dispute{},
+		Reviews: []workflows.ReviewSummary{}, Links: []workflows.Link{}, CreatedAt: created, CreatedBy: "paula"}
+	next := t0.Add(90 * supDay)
+	rec.NextReview = &next
+	return &workflows.SupplierState{Record: rec, Seq: seq, Since: t0, Pending: pending}
+}
+
 // A run that continues as new hands on the actions that arrived while it
 // ended: the next run applies them first, numbering on from the last entry.
 func TestSupplierNewRunAppliesPendingActions(t *testing.T) {
@@ -342,15 +355,10 @@ func TestSupplierNewRunAppliesPendingActions(t *testing.T) {
 	h.ids()
 	h.figures()
 	in := supplierInput()
-	rec := workflows.Supplier{ID: in.ID, Kind: "suppliers", Title: in.Name, Status: workflows.SupActive, Contract: in.Contract,
-		Subcontractors: []string{}, SubcontractorCIs: []string{}, ContractChanges: []string{}, Disputes: []workflows.Dispute{},
-		Reviews: []workflows.ReviewSummary{}, Links: []workflows.Link{}, CreatedAt: t0.Add(-90 * supDay), CreatedBy: "paula"}
-	next := t0.Add(90 * supDay)
-	rec.NextReview = &next
-	in.State = &workflows.SupplierState{Record: rec, Seq: 7, Since: t0, Pending: []workflows.Action{
+	in.State = continuedSupplier(in, t0.Add(-90*supDay), 7,
 		as(workflows.Action{Action: "record_dispute", Summary: "late credit note"}, sam),
 		as(workflows.Action{Action: "terminate", Reason: "not allowed for sam"}, sam),
-	}}
+	)
 	// The run has ended when its review reports back.
 	h.env.OnSignalExternalWorkflow(mock.Anything, in.ID, "", workflows.SignalAct, mock.Anything).Return(nil)
 	h.actOn(90*supDay+time.Hour, "SRV-000001", as(workflows.Action{Action: "record", Rating: 4, Decisions: "continue"}, sam))
@@ -378,16 +386,11 @@ func TestSupplierAmendmentSurvivesContinueAsNew(t *testing.T) {
 	h.ids()
 	h.figures()
 	in := supplierInput()
-	rec := workflows.Supplier{ID: in.ID, Kind: "suppliers", Title: in.Name, Status: workflows.SupActive, Contract: in.Contract,
-		Subcontractors: []string{}, SubcontractorCIs: []string{}, ContractChanges: []string{}, Disputes: []workflows.Dispute{},
-		Reviews: []workflows.ReviewSummary{}, Links: []workflows.Link{}, CreatedAt: t0, CreatedBy: "paula"}
-	next := t0.Add(90 * supDay)
-	rec.NextReview = &next
 	amended := in.Contract
 	amended.ReviewInterval = "30d"
-	in.State = &workflows.SupplierState{Record: rec, Seq: 1, Since: t0, Pending: []workflows.Action{
+	in.State = continuedSupplier(in, t0, 1,
 		as(workflows.Action{Action: "amend_contract", ID: "CHG-000001", Contract: &amended, ReviewEvery: 30 * supDay, Manager: "max"}, paula),
-	}}
+	)
 	h.env.OnSignalExternalWorkflow(mock.Anything, in.ID, "", workflows.SignalAct, mock.Anything).Return(nil)
 	h.actOn(30*supDay+time.Hour, "SRV-000001", as(workflows.Action{Action: "record", Rating: 4, Decisions: "continue"}, sam))
 	h.env.ExecuteWorkflow(workflows.SupplierWorkflow, in)
